@@ -1,0 +1,149 @@
+import Type, { type Static } from "typebox";
+import Value from "typebox/value";
+
+/**
+ * Every setting Plateau reads, with its default and meaning. This schema is the only place that
+ * knows about environment variables; the README's configuration table is checked against it.
+ */
+export const ConfigSchema = Type.Object({
+  DATABASE_URL: Type.String({
+    default: "postgresql://postgres@127.0.0.1:5432/plateau",
+    description: "PostgreSQL connection URL (the source of truth).",
+  }),
+  REDIS_URL: Type.String({
+    default: "redis://127.0.0.1:6379",
+    description: "Redis URL for the BullMQ queue, live events and cancel signals.",
+  }),
+  REDIS_PREFIX: Type.String({
+    default: "plateau",
+    pattern: "^[A-Za-z0-9_.-]+$",
+    description: "Prefix of every Redis key and channel, so several deployments can share one Redis.",
+  }),
+  S3_ENDPOINT: Type.String({
+    default: "http://127.0.0.1:4569",
+    description: "S3-compatible endpoint (MinIO, s3rver, AWS). Empty for AWS's default endpoint.",
+  }),
+  S3_REGION: Type.String({ default: "us-east-1", description: "S3 region." }),
+  S3_BUCKET: Type.String({
+    default: "plateau",
+    pattern: "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+    description: "Bucket for checkpoints, datasets and resume state (created at start when missing).",
+  }),
+  S3_ACCESS_KEY_ID: Type.String({ default: "S3RVER", description: "S3 access key id." }),
+  S3_SECRET_ACCESS_KEY: Type.String({ default: "S3RVER", description: "S3 secret access key." }),
+  S3_FORCE_PATH_STYLE: Type.Boolean({
+    default: true,
+    description: "Use path-style S3 URLs (needed by MinIO and s3rver).",
+  }),
+  PRESIGN_TTL_SECONDS: Type.Integer({
+    default: 900,
+    minimum: 1,
+    maximum: 604800,
+    description: "Lifetime of presigned checkpoint URLs.",
+  }),
+  API_HOST: Type.String({ default: "127.0.0.1", description: "Address the API listens on." }),
+  API_PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535, description: "API port." }),
+  PUBLIC_URL: Type.String({
+    default: "",
+    description: "Base URL clients reach the API at, used in model_url. Empty: derived from the request.",
+  }),
+  LOG_LEVEL: Type.Union(
+    ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((level) => Type.Literal(level)),
+    { default: "info", description: "pino log level." },
+  ),
+  READY_TIMEOUT_MS: Type.Integer({
+    default: 1000,
+    minimum: 1,
+    description: "Timeout of each dependency check in /readyz.",
+  }),
+  WORKER_CONCURRENCY: Type.Integer({
+    default: 1,
+    minimum: 1,
+    description: "Jobs one worker process trains at once (one per GPU in production).",
+  }),
+  TFJS_BACKEND: Type.Union(
+    ["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"].map((name) => Type.Literal(name)),
+    {
+      default: "auto",
+      description: "tfjs backend; auto picks the fastest that loads: tfjs-node-gpu, tfjs-node, wasm, cpu.",
+    },
+  ),
+  BATCH_METRICS_EVERY: Type.Integer({
+    default: 10,
+    minimum: 1,
+    description: "Record batch metrics every N batches (reading them forces a device sync).",
+  }),
+  BATCH_METRICS_INTERVAL_MS: Type.Integer({
+    default: 1000,
+    minimum: 0,
+    description: "...or when this many ms have passed since the last recorded batch.",
+  }),
+  EVENT_FLUSH_MS: Type.Integer({
+    default: 250,
+    minimum: 1,
+    description: "The worker writes buffered events to Postgres at least this often.",
+  }),
+  EVENT_FLUSH_ROWS: Type.Integer({
+    default: 500,
+    minimum: 1,
+    description: "...or as soon as this many events are buffered.",
+  }),
+  MAX_EPOCHS: Type.Integer({ default: 1000, minimum: 1, description: "Largest fit.epochs accepted." }),
+  MAX_PARAMS: Type.Integer({
+    default: 10_000_000,
+    minimum: 1,
+    description: "Largest model (trainable + non-trainable parameters) accepted.",
+  }),
+  MAX_INLINE_BYTES: Type.Integer({
+    default: 1_048_576,
+    minimum: 1,
+    description: "Largest request body, which bounds inline data.",
+  }),
+  MAX_UPLOAD_BYTES: Type.Integer({
+    default: 104_857_600,
+    minimum: 1,
+    description: "Largest dataset upload (POST /v1/datasets).",
+  }),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+export type ConfigKey = keyof Config;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { key: string; message: string }[]) {
+    super(
+      `Invalid configuration:\n${problems.map((p) => `  ${p.key}: ${p.message}`).join("\n")}\n` +
+        "Fix these environment variables (see the configuration table in README.md).",
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/** Reads every setting from `env`, applying defaults; throws a ConfigError listing every bad value. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    if (env[key] !== undefined) raw[key] = env[key];
+  }
+  const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw));
+  const problems = [...Value.Errors(ConfigSchema, value)].map((error) => ({
+    key: error.instancePath.slice(1) || "(root)",
+    message: `${error.message} (got ${JSON.stringify(raw[error.instancePath.slice(1)])})`,
+  }));
+  if (problems.length > 0) throw new ConfigError(dedupe(problems));
+  return value as Config;
+}
+
+function dedupe(problems: { key: string; message: string }[]) {
+  const seen = new Set<string>();
+  return problems.filter((p) => !seen.has(p.key) && seen.add(p.key));
+}
+
+/** The documented settings, for the README table and `--help` output. */
+export function describeSettings(): { key: string; default: unknown; description: string }[] {
+  return Object.entries(ConfigSchema.properties).map(([key, schema]) => ({
+    key,
+    default: (schema as { default?: unknown }).default,
+    description: (schema as { description?: string }).description ?? "",
+  }));
+}
