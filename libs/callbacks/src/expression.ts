@@ -1,0 +1,252 @@
+import type { MathNode } from "mathjs";
+import { create, parseDependencies } from "mathjs";
+
+/**
+ * The safe expression language of `LearningRateScheduler` and `Rule`.
+ *
+ * mathjs only parses: its own evaluator dispatches over complex numbers, matrices, units and BigNumbers and
+ * compares with a relative tolerance (1e-12), none of which a Python scheduler does. So the parse tree is
+ * checked against a short whitelist and compiled into plain closures with Python float semantics. Nothing a
+ * user writes can reach a mathjs function (`import`, `evaluate`, `createUnit`, …) or a JavaScript object:
+ * those names are not in the whitelist, and property access, indexing, assignment, function definitions,
+ * arrays, objects, ranges and blocks are rejected as node types.
+ */
+const parser = create({ parseDependencies });
+
+export type Value = number | boolean;
+export type Scope = Readonly<Record<string, Value>>;
+
+/** A syntax error, a disallowed construct or an unknown name; the message is meant for the user. */
+export class ExpressionError extends Error {
+  override name = "ExpressionError";
+}
+
+/**
+ * exp, log, sqrt, pow, sin and cos compute at float32, as `tf.math.*` / `keras.ops.*` do in the Python
+ * schedulers people bring (`lr * tf.math.exp(-0.1)`): argument and result are rounded to float32, the result
+ * being the correctly rounded one. Arithmetic operators compute with doubles, as Python floats do.
+ */
+const f32 = Math.fround;
+const FUNCTIONS: Record<string, { arity: [number, number]; fn: (...args: number[]) => number }> = {
+  exp: { arity: [1, 1], fn: (x) => f32(Math.exp(f32(x))) },
+  log: {
+    arity: [1, 2],
+    fn: (x, base) => f32(Math.log(f32(x)) / (base === undefined ? 1 : Math.log(f32(base)))),
+  },
+  sqrt: { arity: [1, 1], fn: (x) => f32(Math.sqrt(f32(x))) },
+  pow: { arity: [2, 2], fn: (x, y) => f32(f32(x) ** f32(y)) },
+  cos: { arity: [1, 1], fn: (x) => f32(Math.cos(f32(x))) },
+  sin: { arity: [1, 1], fn: (x) => f32(Math.sin(f32(x))) },
+  abs: { arity: [1, 1], fn: Math.abs },
+  floor: { arity: [1, 1], fn: Math.floor },
+  ceil: { arity: [1, 1], fn: Math.ceil },
+  min: { arity: [2, Number.POSITIVE_INFINITY], fn: Math.min },
+  max: { arity: [2, Number.POSITIVE_INFINITY], fn: Math.max },
+};
+
+const CONSTANTS: Record<string, number> = { pi: Math.PI, e: Math.E };
+
+export const EXPRESSION_FUNCTIONS = Object.keys(FUNCTIONS);
+export const EXPRESSION_CONSTANTS = Object.keys(CONSTANTS);
+
+type Compiled = (scope: Scope) => Value;
+
+/** Python truthiness: 0 and False are false, everything else (NaN included) is true. */
+const truthy = (v: Value): boolean => (typeof v === "boolean" ? v : v !== 0);
+/** Python's bool is an int: True * 0.1 == 0.1. */
+const num = (v: Value): number => (typeof v === "boolean" ? Number(v) : v);
+
+function divide(a: number, b: number, what: string): number {
+  if (b === 0) throw new ExpressionError(`${what} by zero`);
+  return a / b;
+}
+
+const BINARY: Record<string, (a: Value, b: Value) => Value> = {
+  add: (a, b) => num(a) + num(b),
+  subtract: (a, b) => num(a) - num(b),
+  multiply: (a, b) => num(a) * num(b),
+  divide: (a, b) => divide(num(a), num(b), "division"),
+  // Python's % takes the sign of the divisor, unlike JavaScript's.
+  mod: (a, b) => num(a) - num(b) * Math.floor(divide(num(a), num(b), "modulo")),
+  pow: (a, b) => num(a) ** num(b),
+  smaller: (a, b) => num(a) < num(b),
+  larger: (a, b) => num(a) > num(b),
+  smallerEq: (a, b) => num(a) <= num(b),
+  largerEq: (a, b) => num(a) >= num(b),
+  equal: (a, b) => num(a) === num(b),
+  unequal: (a, b) => num(a) !== num(b),
+};
+
+const UNARY: Record<string, (a: Value) => Value> = {
+  unaryMinus: (a) => -num(a),
+  unaryPlus: (a) => num(a),
+  not: (a) => !truthy(a),
+};
+
+const REJECTED: Record<string, string> = {
+  AccessorNode: "property access and indexing are not allowed",
+  IndexNode: "indexing is not allowed",
+  AssignmentNode: "assignment is not allowed",
+  FunctionAssignmentNode: "defining functions is not allowed",
+  BlockNode: "only one expression is allowed (no ';' or line breaks between expressions)",
+  ArrayNode: "arrays are not allowed",
+  ObjectNode: "objects are not allowed",
+  RangeNode: "ranges are not allowed",
+};
+
+export interface CompileOptions {
+  /**
+   * The variables the expression may use. When given, any other name is an error now (at spec validation).
+   * When omitted, names are looked up at evaluation and a missing one is an error naming it.
+   */
+  variables?: readonly string[];
+}
+
+export interface Expression {
+  readonly source: string;
+  /** Variable names the expression reads (functions and constants excluded). */
+  readonly variables: readonly string[];
+  evaluate(scope: Scope): Value;
+}
+
+/** Parses, checks and compiles once; `evaluate` then runs the closures with a scope. */
+export function compileExpression(source: string, options: CompileOptions = {}): Expression {
+  if (typeof source !== "string" || source.trim() === "") throw new ExpressionError("expression is empty");
+  let tree: MathNode;
+  try {
+    tree = parser.parse(source);
+  } catch (error) {
+    throw new ExpressionError(`syntax error: ${(error as Error).message}`);
+  }
+  const variables = new Set<string>();
+  const compiled = compileNode(tree, options, variables);
+  return { source, variables: [...variables], evaluate: compiled };
+}
+
+/** Scope values must be numbers or booleans; a typo'd metric name is reported with what is available. */
+function lookup(name: string): Compiled {
+  return (scope) => {
+    const value = Object.hasOwn(scope, name) ? scope[name] : undefined;
+    if (typeof value === "number" || typeof value === "boolean") return value;
+    const available = Object.keys(scope).filter(
+      (k) => typeof scope[k] === "number" || typeof scope[k] === "boolean",
+    );
+    throw new ExpressionError(`unknown variable '${name}'; available: ${available.sort().join(", ")}`);
+  };
+}
+
+function compileNode(node: MathNode, options: CompileOptions, seen: Set<string>): Compiled {
+  const n = node as MathNode & Record<string, unknown>;
+  switch (node.type) {
+    case "ParenthesisNode":
+      return compileNode(n.content as MathNode, options, seen);
+    case "ConstantNode": {
+      const value = n.value;
+      if (typeof value !== "number" && typeof value !== "boolean") {
+        throw new ExpressionError(
+          value === undefined || value === null
+            ? "expression is empty"
+            : `${typeof value} values are not allowed`,
+        );
+      }
+      return () => value;
+    }
+    case "SymbolNode": {
+      const name = n.name as string;
+      if (Object.hasOwn(CONSTANTS, name)) {
+        const value = CONSTANTS[name];
+        return () => value;
+      }
+      if (Object.hasOwn(FUNCTIONS, name))
+        throw new ExpressionError(`'${name}' is a function; call it as ${name}(…)`);
+      if (options.variables && !options.variables.includes(name)) {
+        throw new ExpressionError(`unknown variable '${name}'; allowed: ${options.variables.join(", ")}`);
+      }
+      seen.add(name);
+      return lookup(name);
+    }
+    case "FunctionNode": {
+      const callee = n.fn as MathNode & { name?: string };
+      const name = callee.type === "SymbolNode" ? (callee.name as string) : undefined;
+      if (name === undefined || !Object.hasOwn(FUNCTIONS, name)) {
+        throw new ExpressionError(
+          `${name === undefined ? "this call" : `'${name}'`} is not an allowed function; allowed: ${EXPRESSION_FUNCTIONS.join(", ")}`,
+        );
+      }
+      const { arity, fn } = FUNCTIONS[name];
+      const args = (n.args as MathNode[]).map((arg) => compileNode(arg, options, seen));
+      if (args.length < arity[0] || args.length > arity[1]) {
+        const expected =
+          arity[0] === arity[1]
+            ? `${arity[0]}`
+            : arity[1] === Infinity
+              ? `at least ${arity[0]}`
+              : `${arity[0]} or ${arity[1]}`;
+        throw new ExpressionError(`${name}() takes ${expected} argument(s), got ${args.length}`);
+      }
+      return (scope) => fn(...args.map((arg) => num(arg(scope))));
+    }
+    case "OperatorNode": {
+      const fnName = n.fn as string;
+      if (n.implicit)
+        throw new ExpressionError(`write '*' explicitly between factors (near '${node.toString()}')`);
+      const args = (n.args as MathNode[]).map((arg) => compileNode(arg, options, seen));
+      if (args.length === 1 && Object.hasOwn(UNARY, fnName)) {
+        const [a] = args;
+        const op = UNARY[fnName];
+        return (scope) => op(a(scope));
+      }
+      if (args.length === 2) {
+        const [a, b] = args;
+        // Short-circuit and return an operand, as Python's `and` / `or` do.
+        if (fnName === "and") return (scope) => (truthy(a(scope)) ? b(scope) : a(scope));
+        if (fnName === "or") return (scope) => (truthy(a(scope)) ? a(scope) : b(scope));
+        if (Object.hasOwn(BINARY, fnName)) {
+          const op = BINARY[fnName];
+          return (scope) => op(a(scope), b(scope));
+        }
+      }
+      throw new ExpressionError(`operator '${n.op as string}' is not allowed`);
+    }
+    case "RelationalNode": {
+      // Chained comparisons (`0 < epoch <= 5`) mean what they mean in Python.
+      const ops = (n.conditionals as string[]).map((c) => {
+        if (
+          !Object.hasOwn(BINARY, c) ||
+          ["add", "subtract", "multiply", "divide", "mod", "pow"].includes(c)
+        ) {
+          throw new ExpressionError(`comparison '${c}' is not allowed`);
+        }
+        return BINARY[c];
+      });
+      const params = (n.params as MathNode[]).map((p) => compileNode(p, options, seen));
+      return (scope) => {
+        let left = params[0](scope);
+        for (let i = 0; i < ops.length; i++) {
+          const right = params[i + 1](scope);
+          if (!ops[i](left, right)) return false;
+          left = right;
+        }
+        return true;
+      };
+    }
+    case "ConditionalNode": {
+      const condition = compileNode(n.condition as MathNode, options, seen);
+      const whenTrue = compileNode(n.trueExpr as MathNode, options, seen);
+      const whenFalse = compileNode(n.falseExpr as MathNode, options, seen);
+      return (scope) => (truthy(condition(scope)) ? whenTrue(scope) : whenFalse(scope));
+    }
+    default:
+      throw new ExpressionError(REJECTED[node.type] ?? `${node.type} is not allowed`);
+  }
+}
+
+/** Evaluates to a number; a boolean result counts as 0/1, as Python's bool does. */
+export function evaluateNumber(expression: Expression, scope: Scope): number {
+  return num(expression.evaluate(scope));
+}
+
+/** Evaluates with Python truthiness. */
+export function evaluateCondition(expression: Expression, scope: Scope): boolean {
+  return truthy(expression.evaluate(scope));
+}

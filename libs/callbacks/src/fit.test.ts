@@ -1,0 +1,119 @@
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { CallbackEvent } from "./base";
+import { EarlyStopping } from "./early-stopping";
+import { getLearningRate } from "./learning-rate";
+import { ModelCheckpoint } from "./model-checkpoint";
+import { createOptimizer } from "./optimizers";
+import { ReduceLROnPlateau } from "./reduce-lr-on-plateau";
+import { MemorySink } from "./sink";
+import { TerminateOnNaN } from "./terminate-on-nan";
+
+beforeAll(async () => {
+  expect(await tf.setBackend("wasm")).toBe(true);
+});
+
+/** A small separable binary classification problem. */
+function data(n: number, seed: number) {
+  const xs = Array.from({ length: n }, (_, i) => [Math.sin(i * 12.9898 + seed), Math.cos(i * 78.233 + seed)]);
+  const ys = xs.map(([a, b]) => [a + b > 0 ? 1 : 0]);
+  return { x: tf.tensor2d(xs), y: tf.tensor2d(ys) };
+}
+
+function classifier(learningRate: number) {
+  const model = tf.sequential({
+    layers: [
+      tf.layers.dense({ units: 8, activation: "relu", inputShape: [2] }),
+      tf.layers.dense({ units: 1, activation: "sigmoid" }),
+    ],
+  });
+  model.compile({
+    optimizer: createOptimizer("adam", learningRate),
+    loss: "binaryCrossentropy",
+    metrics: ["accuracy"],
+  });
+  return model;
+}
+
+describe("callbacks inside a real model.fit (wasm backend)", () => {
+  it("TerminateOnNaN stops within the batch where the loss first became non-finite", async () => {
+    const model = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [1] })] });
+    model.compile({ optimizer: createOptimizer("sgd", 1e6), loss: "meanSquaredError" });
+    const x = tf.tensor2d(Array.from({ length: 64 }, (_, i) => [i + 1]));
+    const batchesSeen: [number, number][] = [];
+    let epoch = 0;
+    const terminate = new TerminateOnNaN();
+    const history = await model.fit(x, x.mul(3), {
+      epochs: 5,
+      batchSize: 4,
+      callbacks: [
+        terminate,
+        new tf.CustomCallback({
+          onEpochBegin: (e) => {
+            epoch = e;
+          },
+          onBatchEnd: (b) => {
+            batchesSeen.push([epoch, b]);
+          },
+        }),
+      ],
+    });
+    expect(terminate.terminated).not.toBeNull();
+    const {
+      epoch: badEpoch,
+      batch: badBatch,
+      value,
+    } = terminate.terminated ?? { epoch: -1, batch: -1, value: 0 };
+    expect(Number.isFinite(value)).toBe(false);
+    expect(batchesSeen.at(-1)).toEqual([badEpoch, badBatch]);
+    expect(history.epoch.at(-1)).toBe(badEpoch);
+    tf.dispose([x]);
+  });
+
+  it("the combined example from Keras's callback guide", async () => {
+    const train = data(96, 1);
+    const val = data(32, 2);
+    const events: CallbackEvent[] = [];
+    const sink = new MemorySink();
+    const context = { onEvent: (e: CallbackEvent) => events.push(e), sink };
+    const model = classifier(0.05);
+    const reduce = new ReduceLROnPlateau(
+      { monitor: "val_loss", factor: 0.2, patience: 5, min_lr: 0.001 },
+      context,
+    );
+    const stop = new EarlyStopping({ monitor: "val_loss", patience: 7, restore_best_weights: true }, context);
+    const checkpoint = new ModelCheckpoint(
+      { monitor: "val_accuracy", mode: "max", save_best_only: true },
+      context,
+    );
+    const history = await model.fit(train.x, train.y, {
+      epochs: 80,
+      batchSize: 16,
+      validationData: [val.x, val.y],
+      callbacks: [reduce, stop, new TerminateOnNaN(undefined, context), checkpoint],
+    });
+    const lrs = history.history.learning_rate as number[];
+    expect(lrs[0]).toBe(Math.fround(0.05));
+    for (const e of events.filter((e) => e.action === "reduce_lr")) {
+      expect(lrs[e.epoch]).toBe(e.details.from);
+      expect(e.details.to).toBe(Math.fround(Math.max((e.details.from as number) * 0.2, 0.001)));
+    }
+    expect(getLearningRate(model)).toBeGreaterThanOrEqual(Math.fround(0.001));
+    // Checkpoints are saved exactly when val_acc reached a new maximum.
+    const valAcc = history.history.val_acc as number[];
+    const records = valAcc.filter((v, i) => valAcc.slice(0, i).every((w) => v > w));
+    expect(sink.models.map((m) => m.artifact.monitor_value)).toEqual(records);
+    // After an early stop, the model holds the weights of the best val_loss epoch.
+    const valLoss = history.history.val_loss as number[];
+    const best = valLoss.indexOf(Math.min(...valLoss));
+    expect(stop.stoppedEpoch).toBeGreaterThan(0);
+    expect(events.some((e) => e.action === "reduce_lr")).toBe(true);
+    expect(events).toContainEqual(
+      expect.objectContaining({ action: "restore_best_weights", details: { epoch: best } }),
+    );
+    const restored = model.evaluate(val.x, val.y) as tf.Scalar[];
+    expect((await restored[0].data())[0]).toBeCloseTo(valLoss[best], 4);
+    tf.dispose([train.x, train.y, val.x, val.y]);
+  });
+});

@@ -1,0 +1,24 @@
+export {
+  type CallbackContext,
+  type CallbackEvent,
+  type JsonObject,
+  type JsonValue,
+  KerasCallback,
+} from "./base";
+export { CSVLogger } from "./csv-logger";
+export { EarlyStopping } from "./early-stopping";
+export { compileExpression, type Expression, ExpressionError } from "./expression";
+export { getLearningRate, setLearningRate } from "./learning-rate";
+export { LearningRateScheduler } from "./learning-rate-scheduler";
+export { ModelCheckpoint } from "./model-checkpoint";
+export { type Direction, type Mode, readMonitor, resolveDirection } from "./monitor";
+export { createOptimizer, OPTIMIZER_DEFAULT_LEARNING_RATE, type OptimizerName } from "./optimizers";
+export { ReduceLROnPlateau } from "./reduce-lr-on-plateau";
+export { callbackFactories, callbacksFromSpecs } from "./registry";
+export { Rule } from "./rule";
+export { RULE_HOOKS, type RuleConfig, RuleOptions } from "./rule-options";
+export * from "./schedules";
+export * from "./schemas";
+export { type SimulationInput, type SimulationResult, simulate } from "./simulate";
+export { type ArtifactSink, type CheckpointArtifact, MemorySink, type SavedModel } from "./sink";
+export { type NonFiniteLoss, TerminateOnNaN } from "./terminate-on-nan";
