@@ -1,0 +1,25 @@
+import { randomUUID } from "node:crypto";
+import type { Db } from "./client";
+import type { Dataset, Prisma } from "./generated/prisma/client";
+
+export interface NewDataset {
+  /** Defaults to a random UUID; the API may choose it first to build the S3 key from it. */
+  id?: string;
+  filename: string;
+  format: "csv" | "jsonl";
+  /** Object key in the service's bucket. */
+  key: string;
+  sizeBytes: number | bigint;
+  columns: Prisma.InputJsonValue;
+  rows: number;
+}
+
+export function createDataset(db: Db, dataset: NewDataset): Promise<Dataset> {
+  return db.dataset.create({
+    data: { ...dataset, id: dataset.id ?? randomUUID(), sizeBytes: BigInt(dataset.sizeBytes) },
+  });
+}
+
+export function getDataset(db: Db, id: string): Promise<Dataset | null> {
+  return db.dataset.findUnique({ where: { id } });
+}

@@ -1,0 +1,48 @@
+import type { Db } from "./client";
+import type { JobEvent, Prisma } from "./generated/prisma/client";
+
+/** The kinds of rows in a job's event stream (see DESIGN.md, "One ordered event stream per job"). */
+export type EventType = "status" | "epoch_end" | "batch_end" | "callback" | "checkpoint";
+
+export interface NewEvent {
+  jobId: string;
+  /** Assigned by the worker, increasing per job; (jobId, seq) identifies the event. */
+  seq: number;
+  type: EventType;
+  epoch?: number | null;
+  batch?: number | null;
+  data: Prisma.InputJsonValue;
+  /** When it happened; defaults to when it is written. */
+  createdAt?: Date;
+}
+
+/**
+ * Writes a batch of events as one multi-row INSERT … ON CONFLICT DO NOTHING, so a flush that is
+ * retried (or overlaps one that succeeded) neither fails nor duplicates. Returns how many rows were
+ * new.
+ */
+export async function appendEvents(db: Db, events: NewEvent[]): Promise<number> {
+  if (events.length === 0) return 0;
+  const { count } = await db.jobEvent.createMany({ data: events, skipDuplicates: true });
+  return count;
+}
+
+/** Events with seq > afterSeq in seq order, optionally only some types: the metrics and SSE backfill query. */
+export function eventsAfter(
+  db: Db,
+  jobId: string,
+  afterSeq: number,
+  options: { limit: number; types?: EventType[] },
+): Promise<JobEvent[]> {
+  return db.jobEvent.findMany({
+    where: { jobId, seq: { gt: afterSeq }, ...(options.types && { type: { in: options.types } }) },
+    orderBy: { seq: "asc" },
+    take: options.limit,
+  });
+}
+
+/** The highest seq written for the job, or null when it has no events yet. */
+export async function lastSeq(db: Db, jobId: string): Promise<number | null> {
+  const { _max } = await db.jobEvent.aggregate({ where: { jobId }, _max: { seq: true } });
+  return _max.seq;
+}

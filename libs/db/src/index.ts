@@ -1,0 +1,25 @@
+export { bestCheckpoint, listCheckpoints, type NewCheckpoint, recordCheckpoint } from "./checkpoints";
+export { createDb, type Db } from "./client";
+export { createDataset, getDataset, type NewDataset } from "./datasets";
+export { appendEvents, type EventType, eventsAfter, lastSeq, type NewEvent } from "./events";
+export type { Checkpoint, Dataset, Job, JobEvent } from "./generated/prisma/client";
+export { Prisma } from "./generated/prisma/client";
+export { JobStatus, StopReason } from "./generated/prisma/enums";
+export {
+  type CancelOutcome,
+  createJob,
+  finishJob,
+  getJob,
+  InvalidCursorError,
+  type JobOutcome,
+  type JobPage,
+  listJobs,
+  markRunning,
+  type NewJob,
+  type Progress,
+  requestCancel,
+  statusFor,
+  TERMINAL_STATUSES,
+  updateProgress,
+} from "./jobs";
+export { ensureDatabase, type MigrateResult, MigrationError, migrate } from "./migrate";

@@ -1,0 +1,206 @@
+import { randomUUID } from "node:crypto";
+import type { Db } from "./client";
+import { type Job, type JobStatus, Prisma, type StopReason } from "./generated/prisma/client";
+
+export interface NewJob {
+  /** Defaults to a random UUID; the API may choose it first so the queue entry can carry it. */
+  id?: string;
+  name: string;
+  /** The effective spec, as the worker will run it. */
+  spec: Prisma.InputJsonValue;
+  epochs: number;
+}
+
+export function createJob(db: Db, job: NewJob): Promise<Job> {
+  return db.job.create({ data: { ...job, id: job.id ?? randomUUID() } });
+}
+
+export function getJob(db: Db, id: string): Promise<Job | null> {
+  return db.job.findUnique({ where: { id } });
+}
+
+export class InvalidCursorError extends Error {
+  constructor(cursor: string) {
+    super(`Invalid cursor "${cursor}": pass the next_cursor of a previous page unchanged.`);
+    this.name = "InvalidCursorError";
+  }
+}
+
+export interface JobPage {
+  items: Job[];
+  /** Pass to the next call for the following page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/**
+ * Jobs newest first, paged by keyset on (created_at, id): a page never repeats or skips a job,
+ * whatever is inserted meanwhile. The cursor is opaque to clients (base64url of the last row's key).
+ */
+export async function listJobs(
+  db: Db,
+  options: { status?: JobStatus; limit: number; cursor?: string },
+): Promise<JobPage> {
+  const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+  const rows = await db.job.findMany({
+    where: {
+      status: options.status,
+      ...(after && {
+        OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
+      }),
+    },
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: options.limit + 1,
+  });
+  const items = rows.slice(0, options.limit);
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > options.limit && last ? encodeCursor(last) : null };
+}
+
+function encodeCursor(job: Job): string {
+  return Buffer.from(`${job.createdAt.toISOString()}|${job.id}`).toString("base64url");
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [time, id, ...rest] = Buffer.from(cursor, "base64url").toString().split("|");
+  const createdAt = new Date(time);
+  if (rest.length > 0 || !id || !UUID.test(id) || Number.isNaN(createdAt.getTime())) {
+    throw new InvalidCursorError(cursor);
+  }
+  return { createdAt, id };
+}
+
+/**
+ * Runs `update` and turns "no row matched the guard" (Prisma's P2025) into null, so a state
+ * transition and its precondition are one statement and two racing callers cannot both win.
+ */
+async function guarded(update: Promise<Job>): Promise<Job | null> {
+  try {
+    return await update;
+  } catch (error) {
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2025") return null;
+    throw error;
+  }
+}
+
+/**
+ * queued → running, recording who runs it. Null when the job is no longer queued: most often it was
+ * cancelled between dequeue and start (requestCancel ends a queued job at once), so the worker
+ * must skip it.
+ */
+export function markRunning(
+  db: Db,
+  id: string,
+  by: { backend: string; worker: string },
+): Promise<Job | null> {
+  return guarded(
+    db.job.update({
+      where: { id, status: "queued" },
+      data: { status: "running", startedAt: new Date(), backend: by.backend, worker: by.worker },
+    }),
+  );
+}
+
+const STATUS_FOR: Record<StopReason, JobStatus> = {
+  completed: "succeeded",
+  early_stopping: "succeeded",
+  nan_loss: "cancelled",
+  user_cancel: "cancelled",
+  error: "failed",
+};
+
+/** The terminal status a stop reason leads to: one rule, so status and stop_reason never disagree. */
+export function statusFor(stopReason: StopReason): JobStatus {
+  return STATUS_FOR[stopReason];
+}
+
+export const TERMINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "cancelled"];
+
+export interface JobOutcome {
+  stopReason: StopReason;
+  /** A message the user can act on, for stopReason "error". */
+  error?: string;
+  /** Where and why training stopped, e.g. the epoch and batch of a NaN loss. */
+  stopDetails?: Prisma.InputJsonValue;
+  epoch?: number;
+  learningRate?: number;
+}
+
+/** Ends a job that has not ended yet; null when it already had (the first outcome stands). */
+export function finishJob(db: Db, id: string, outcome: JobOutcome): Promise<Job | null> {
+  return guarded(
+    db.job.update({
+      where: { id, status: { in: ["queued", "running"] } },
+      data: {
+        status: statusFor(outcome.stopReason),
+        stopReason: outcome.stopReason,
+        error: outcome.error,
+        stopDetails: outcome.stopDetails,
+        epoch: outcome.epoch,
+        learningRate: outcome.learningRate,
+        finishedAt: new Date(),
+      },
+    }),
+  );
+}
+
+export type CancelOutcome =
+  /** It was queued: it is now cancelled/user_cancel and must be removed from the queue. */
+  | { outcome: "cancelled"; job: Job }
+  /** It is running: the worker must be told to stop; it records the outcome itself. */
+  | { outcome: "cancel_requested"; job: Job }
+  /** It had already ended: nothing to cancel (409). */
+  | { outcome: "already_finished"; job: Job }
+  | { outcome: "not_found" };
+
+/**
+ * Records a user's cancel. Each step is a guarded update, so a job that starts or ends while this
+ * runs still lands in exactly one of the outcomes. Asking twice for a running job keeps the first
+ * request's time.
+ */
+export async function requestCancel(db: Db, id: string): Promise<CancelOutcome> {
+  const now = new Date();
+  const cancelled = await guarded(
+    db.job.update({
+      where: { id, status: "queued" },
+      data: {
+        status: "cancelled",
+        stopReason: "user_cancel",
+        cancelRequestedAt: now,
+        finishedAt: now,
+      },
+    }),
+  );
+  if (cancelled) return { outcome: "cancelled", job: cancelled };
+  await db.job.updateMany({
+    where: { id, status: "running", cancelRequestedAt: null },
+    data: { cancelRequestedAt: now },
+  });
+  const job = await getJob(db, id);
+  if (!job) return { outcome: "not_found" };
+  return { outcome: job.status === "running" ? "cancel_requested" : "already_finished", job };
+}
+
+export interface Progress {
+  epoch: number;
+  learningRate?: number;
+  best?: { monitor: string; value: number; epoch: number };
+}
+
+/** The running job's latest epoch, learning rate and best monitored value; false if it is not running. */
+export async function updateProgress(db: Db, id: string, progress: Progress): Promise<boolean> {
+  const { count } = await db.job.updateMany({
+    where: { id, status: "running" },
+    data: {
+      epoch: progress.epoch,
+      learningRate: progress.learningRate,
+      ...(progress.best && {
+        bestMonitor: progress.best.monitor,
+        bestValue: progress.best.value,
+        bestEpoch: progress.best.epoch,
+      }),
+    },
+  });
+  return count === 1;
+}
