@@ -5,7 +5,10 @@ import { getLearningRate } from "./learning-rate";
 import { LearningRateScheduler } from "./learning-rate-scheduler";
 import { createOptimizer, type OptimizerName } from "./optimizers";
 import { ReduceLROnPlateau } from "./reduce-lr-on-plateau";
+import { callbacksFromSpecs } from "./registry";
+import type { CallbackSpec } from "./schemas";
 import { simulate } from "./simulate";
+import { MemorySink } from "./sink";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
@@ -222,5 +225,61 @@ describe("LearningRateScheduler with ReduceLROnPlateau", () => {
     const history = await fit(model, [new LearningRateScheduler({ schedule }), plateau], 5);
     expect(history.history.learning_rate).toEqual(expectedRates(5, 1));
     expect(getLearningRate(model)).toBe(Math.fround(expectedRates(5, 1)[4] * 0.1));
+  });
+});
+
+describe("the Keras callback guide's combination, with the guide scheduler", () => {
+  const specs: CallbackSpec[] = [
+    { type: "LearningRateScheduler", schedule: GUIDE_SCHEDULER },
+    { type: "ReduceLROnPlateau", monitor: "val_loss", factor: 0.2, patience: 5, min_lr: 0.001 },
+    { type: "EarlyStopping", monitor: "val_loss", patience: 7, restore_best_weights: true },
+    { type: "TerminateOnNaN" },
+    { type: "ModelCheckpoint", monitor: "val_acc", mode: "max", save_best_only: true },
+  ];
+
+  it("makes the same decisions in model.fit as simulate does on the recorded curve", async () => {
+    const events: CallbackEvent[] = [];
+    const sink = new MemorySink();
+    const model = tf.sequential({
+      layers: [
+        tf.layers.dense({ units: 8, activation: "relu", inputShape: [2] }),
+        tf.layers.dense({ units: 1, activation: "sigmoid" }),
+      ],
+    });
+    model.compile({
+      optimizer: createOptimizer("adam", 0.05),
+      loss: "binaryCrossentropy",
+      metrics: ["accuracy"],
+    });
+    const points = (n: number, seed: number) =>
+      Array.from({ length: n }, (_, i) => [Math.sin(i * 12.9898 + seed), Math.cos(i * 78.233 + seed)]);
+    const [train, val] = [points(96, 1), points(32, 2)];
+    const label = (xs: number[][]) => tf.tensor2d(xs.map(([a, b]) => [a + b > 0 ? 1 : 0]));
+    const tensors = [tf.tensor2d(train), label(train), tf.tensor2d(val), label(val)];
+    const history = await model.fit(tensors[0], tensors[1], {
+      epochs: 60,
+      batchSize: 16,
+      validationData: [tensors[2], tensors[3]],
+      callbacks: callbacksFromSpecs(specs, { onEvent: (e) => events.push(e), sink }),
+      verbose: 0,
+    });
+    tf.dispose(tensors);
+
+    const h = history.history as Record<string, number[]>;
+    const replay = await simulate({
+      callbacks: specs,
+      optimizer: { name: "adam", learning_rate: 0.05 },
+      epochs: history.epoch.map((_, i) => ({
+        logs: { loss: h.loss[i], acc: h.acc[i], val_loss: h.val_loss[i], val_acc: h.val_acc[i] },
+      })),
+    });
+    expect(replay.epochs.map((e) => e.learning_rate)).toEqual(h.learning_rate);
+    expect(replay.checkpoints.map((c) => c.epoch)).toEqual(sink.models.map((m) => m.artifact.epoch));
+    const decisions = (list: CallbackEvent[]) => list.map((e) => [e.epoch, e.callback, e.action, e.details]);
+    expect(decisions(replay.events)).toEqual(decisions(events));
+    // The scheduler and the plateau callback both acted, so the combination was exercised.
+    expect(events.some((e) => e.action === "set_lr") && events.some((e) => e.action === "reduce_lr")).toBe(
+      true,
+    );
   });
 });
