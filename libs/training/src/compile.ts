@@ -1,0 +1,275 @@
+import type { LayersModel, Optimizer, Tensor } from "@tensorflow/tfjs";
+import { kerasAdadelta } from "./adadelta";
+import type { Tf } from "./backend";
+import { isObject } from "./keras-config";
+import { type SpecIssue, throwIfIssues } from "./spec-error";
+
+export type OptimizerName = "sgd" | "momentum" | "adam" | "adamax" | "rmsprop" | "adagrad" | "adadelta";
+export type OptimizerSpec = { name: OptimizerName } & Record<string, number | boolean | string>;
+
+export interface CompileSpec {
+  optimizer: OptimizerName | OptimizerSpec;
+  loss: string;
+  metrics?: string[];
+}
+
+/**
+ * Keras's parameter names and defaults per optimizer (keras/src/optimizers/*.py). `momentum` is not a
+ * Keras optimizer: Plateau defines it as SGD with momentum 0.9, tfjs's `tf.train.momentum`.
+ */
+export const OPTIMIZER_DEFAULTS: Readonly<Record<OptimizerName, Readonly<Record<string, number | boolean>>>> =
+  {
+    sgd: { learning_rate: 0.01, momentum: 0, nesterov: false },
+    momentum: { learning_rate: 0.01, momentum: 0.9, nesterov: false },
+    adam: { learning_rate: 0.001, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: false },
+    adamax: { learning_rate: 0.001, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 },
+    rmsprop: { learning_rate: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false },
+    adagrad: { learning_rate: 0.001, initial_accumulator_value: 0.1, epsilon: 1e-7 },
+    adadelta: { learning_rate: 0.001, rho: 0.95, epsilon: 1e-7 },
+  };
+
+/**
+ * Options tfjs cannot honour, accepted only at the value that means "off": Keras's common optimizer
+ * arguments, AMSGrad, and an Adagrad epsilon other than the backend's fixed 1e-7.
+ */
+const ONLY_VALUE: Readonly<Record<string, number | boolean | null>> = {
+  weight_decay: null,
+  clipnorm: null,
+  clipvalue: null,
+  global_clipnorm: null,
+  use_ema: false,
+  amsgrad: false,
+};
+
+type Params = Record<string, number | boolean>;
+
+const BUILDERS: Record<OptimizerName, (tf: Tf, p: Params) => Optimizer> = {
+  sgd: (tf, p) =>
+    (p.momentum as number) > 0
+      ? tf.train.momentum(p.learning_rate as number, p.momentum as number, p.nesterov as boolean)
+      : tf.train.sgd(p.learning_rate as number),
+  momentum: (tf, p) =>
+    tf.train.momentum(p.learning_rate as number, p.momentum as number, p.nesterov as boolean),
+  adam: (tf, p) =>
+    tf.train.adam(p.learning_rate as number, p.beta_1 as number, p.beta_2 as number, p.epsilon as number),
+  adamax: (tf, p) =>
+    tf.train.adamax(p.learning_rate as number, p.beta_1 as number, p.beta_2 as number, p.epsilon as number),
+  rmsprop: (tf, p) =>
+    tf.train.rmsprop(
+      p.learning_rate as number,
+      p.rho as number,
+      p.momentum as number,
+      p.epsilon as number,
+      p.centered as boolean,
+    ),
+  adagrad: (tf, p) => tf.train.adagrad(p.learning_rate as number, p.initial_accumulator_value as number),
+  adadelta: (tf, p) => kerasAdadelta(tf, p.learning_rate as number, p.rho as number, p.epsilon as number),
+};
+
+/** Keras loss names (and aliases) → tfjs loss identifiers. */
+export const LOSSES: Readonly<Record<string, string>> = {
+  sparse_categorical_crossentropy: "sparseCategoricalCrossentropy",
+  categorical_crossentropy: "categoricalCrossentropy",
+  binary_crossentropy: "binaryCrossentropy",
+  mean_squared_error: "meanSquaredError",
+  mse: "meanSquaredError",
+  mean_absolute_error: "meanAbsoluteError",
+  mae: "meanAbsoluteError",
+  mean_absolute_percentage_error: "meanAbsolutePercentageError",
+  mape: "meanAbsolutePercentageError",
+  mean_squared_logarithmic_error: "meanSquaredLogarithmicError",
+  msle: "meanSquaredLogarithmicError",
+  hinge: "hinge",
+  squared_hinge: "squaredHinge",
+  categorical_hinge: "categoricalHinge",
+  log_cosh: "logcosh",
+  logcosh: "logcosh",
+  kl_divergence: "kullbackLeiblerDivergence",
+  kullback_leibler_divergence: "kullbackLeiblerDivergence",
+  kld: "kullbackLeiblerDivergence",
+  poisson: "poisson",
+  cosine_similarity: "cosineProximity",
+};
+
+/**
+ * Keras's hinge losses read 0/1 labels as -1/1 when every label in the batch is 0 or 1; tfjs's use the
+ * labels as given, so these two are Keras's formula written in tfjs ops (no device sync).
+ */
+function kerasHinge(tf: Tf, squared: boolean) {
+  return (yTrue: Tensor, yPred: Tensor): Tensor =>
+    tf.tidy(() => {
+      const binary = tf.all(tf.logicalOr(tf.equal(yTrue, 0), tf.equal(yTrue, 1)));
+      const labels = tf.where(tf.broadcastTo(binary, yTrue.shape), tf.sub(tf.mul(yTrue, 2), 1), yTrue);
+      const margin = tf.relu(tf.sub(1, tf.mul(labels, yPred)));
+      return tf.mean(squared ? tf.square(margin) : margin, -1);
+    });
+}
+
+const LOSS_FUNCTIONS: Readonly<Record<string, (tf: Tf) => (yTrue: Tensor, yPred: Tensor) => Tensor>> = {
+  hinge: (tf) => kerasHinge(tf, false),
+  squared_hinge: (tf) => kerasHinge(tf, true),
+};
+
+interface MetricRule {
+  /** What tfjs compiles: a string identifier it knows, or the name of a `tf.metrics` function. */
+  tfjs: string;
+  fn?: boolean;
+  /** The key tfjs writes the value under in epoch logs. */
+  logKey: string;
+}
+
+/**
+ * Keras metric names → tfjs. tfjs logs accuracy as `acc` whatever the spelling, and other metrics under
+ * the identifier it was given (a function under its name), which is what callbacks must monitor.
+ */
+export const METRICS: Readonly<Record<string, MetricRule>> = {
+  accuracy: { tfjs: "accuracy", logKey: "acc" },
+  acc: { tfjs: "accuracy", logKey: "acc" },
+  binary_accuracy: { tfjs: "binaryAccuracy", logKey: "binaryAccuracy" },
+  categorical_accuracy: { tfjs: "categoricalAccuracy", logKey: "categoricalAccuracy" },
+  sparse_categorical_accuracy: {
+    tfjs: "sparseCategoricalAccuracy",
+    fn: true,
+    logKey: "sparseCategoricalAccuracy",
+  },
+  precision: { tfjs: "precision", logKey: "precision" },
+  recall: { tfjs: "recall", fn: true, logKey: "recall" },
+  mse: { tfjs: "mse", logKey: "mse" },
+  mean_squared_error: { tfjs: "mse", logKey: "mse" },
+  mae: { tfjs: "mae", logKey: "mae" },
+  mean_absolute_error: { tfjs: "mae", logKey: "mae" },
+  mape: { tfjs: "mape", logKey: "mape" },
+  mean_absolute_percentage_error: { tfjs: "mape", logKey: "mape" },
+  binary_crossentropy: { tfjs: "binaryCrossentropy", fn: true, logKey: "binaryCrossentropy" },
+  categorical_crossentropy: { tfjs: "categoricalCrossentropy", logKey: "categoricalCrossentropy" },
+  sparse_categorical_crossentropy: {
+    tfjs: "sparseCategoricalCrossentropy",
+    logKey: "sparseCategoricalCrossentropy",
+  },
+  r2_score: { tfjs: "r2Score", fn: true, logKey: "r2Score" },
+};
+
+function optimizerParts(spec: unknown): { name: unknown; params: Record<string, unknown> } {
+  if (typeof spec === "string") return { name: spec, params: {} };
+  if (!isObject(spec)) return { name: undefined, params: {} };
+  const { name, ...params } = spec;
+  return { name, params };
+}
+
+/** Keras optimizer spec → the full parameter set (defaults filled), or issues. */
+function optimizerParams(spec: unknown, path: string, issues: SpecIssue[]): Params | null {
+  const { name, params } = optimizerParts(spec);
+  if (typeof name !== "string" || !(name in OPTIMIZER_DEFAULTS)) {
+    issues.push({
+      path: typeof spec === "string" ? path : `${path}/name`,
+      message: `unsupported optimizer ${JSON.stringify(name)}; supported: ${Object.keys(OPTIMIZER_DEFAULTS).join(", ")}`,
+    });
+    return null;
+  }
+  const defaults = OPTIMIZER_DEFAULTS[name as OptimizerName];
+  const out: Params = { ...defaults };
+  for (const [key, value] of Object.entries(params)) {
+    const at = `${path}/${key}`;
+    if (key in ONLY_VALUE && value === ONLY_VALUE[key]) continue;
+    if (key in ONLY_VALUE) {
+      issues.push({
+        path: at,
+        message: `${key} = ${JSON.stringify(value)} is not supported by the training backend; leave it out`,
+      });
+    } else if (!(key in defaults)) {
+      issues.push({
+        path: at,
+        message: `unknown parameter "${key}" for ${name}; supported: ${Object.keys(defaults).join(", ")}`,
+      });
+    } else if (typeof value !== typeof defaults[key]) {
+      issues.push({ path: at, message: `must be a ${typeof defaults[key]}` });
+    } else if (typeof value === "number" && (!Number.isFinite(value) || value < 0)) {
+      issues.push({ path: at, message: "must be a finite number ≥ 0" });
+    } else {
+      out[key] = value as number | boolean;
+    }
+  }
+  if ((out.learning_rate as number) <= 0)
+    issues.push({ path: `${path}/learning_rate`, message: "must be > 0" });
+  if (name === "adagrad" && out.epsilon !== defaults.epsilon) {
+    issues.push({
+      path: `${path}/epsilon`,
+      message: "tfjs's adagrad has a fixed epsilon of 1e-7; leave it out",
+    });
+  }
+  return out;
+}
+
+function metricsOf(spec: unknown, path: string, issues: SpecIssue[]): MetricRule[] {
+  if (spec === undefined) return [];
+  if (!Array.isArray(spec)) {
+    issues.push({ path, message: "must be a list of metric names" });
+    return [];
+  }
+  const seen = new Map<string, string>();
+  const rules: MetricRule[] = [];
+  spec.forEach((name, i) => {
+    const rule = typeof name === "string" ? METRICS[name] : undefined;
+    if (!rule) {
+      issues.push({
+        path: `${path}/${i}`,
+        message: `unsupported metric ${JSON.stringify(name)}; supported: ${Object.keys(METRICS).join(", ")}`,
+      });
+    } else if (seen.has(rule.logKey)) {
+      issues.push({ path: `${path}/${i}`, message: `"${name}" repeats "${seen.get(rule.logKey)}"` });
+    } else {
+      seen.set(rule.logKey, name as string);
+      rules.push(rule);
+    }
+  });
+  return rules;
+}
+
+/** Every problem in a compile spec (optimizer, loss, metrics), without loading tfjs. */
+export function checkCompile(spec: unknown, path = "/compile"): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  if (!isObject(spec)) return [{ path, message: "must be an object with optimizer, loss and metrics" }];
+  optimizerParams(spec.optimizer, `${path}/optimizer`, issues);
+  if (typeof spec.loss !== "string" || !(spec.loss in LOSSES)) {
+    issues.push({
+      path: `${path}/loss`,
+      message: `unsupported loss ${JSON.stringify(spec.loss)}; supported: ${Object.keys(LOSSES).join(", ")}`,
+    });
+  }
+  metricsOf(spec.metrics, `${path}/metrics`, issues);
+  return issues;
+}
+
+/** The tfjs optimizer a Keras optimizer spec describes, with Keras defaults for what it leaves out. */
+export function buildOptimizer(
+  tf: Tf,
+  spec: CompileSpec["optimizer"],
+  path = "/compile/optimizer",
+): Optimizer {
+  const issues: SpecIssue[] = [];
+  const params = optimizerParams(spec, path, issues);
+  throwIfIssues(issues);
+  return BUILDERS[optimizerParts(spec).name as OptimizerName](tf, params as Params);
+}
+
+/** Compiles the model as Keras `model.compile(optimizer, loss, metrics)` would. Throws SpecError. */
+export function compileModel(tf: Tf, model: LayersModel, spec: CompileSpec, path = "/compile"): void {
+  throwIfIssues(checkCompile(spec, path));
+  const metrics = metricsOf(spec.metrics, `${path}/metrics`, []).map((rule) =>
+    rule.fn ? tf.metrics[rule.tfjs as keyof typeof tf.metrics] : rule.tfjs,
+  );
+  model.compile({
+    optimizer: buildOptimizer(tf, spec.optimizer, `${path}/optimizer`),
+    loss: LOSS_FUNCTIONS[spec.loss]?.(tf) ?? LOSSES[spec.loss],
+    metrics: metrics as never,
+  });
+}
+
+/**
+ * The keys tfjs's epoch logs will hold for this compile spec, in tfjs's order ("loss", metrics, then the
+ * `val_` twins when there is validation data), so a callback's `monitor` can be checked before training.
+ */
+export function logKeys(spec: Pick<CompileSpec, "metrics">, hasValidation: boolean): string[] {
+  const keys = ["loss", ...metricsOf(spec.metrics, "/compile/metrics", []).map((rule) => rule.logKey)];
+  return hasValidation ? [...keys, ...keys.map((key) => `val_${key}`)] : keys;
+}

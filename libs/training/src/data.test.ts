@@ -1,0 +1,251 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { selectBackend, type Tf } from "./backend";
+import { loadData, readSource } from "./data";
+import { fitArgs } from "./fit";
+import { SpecError } from "./spec-error";
+import { readTable } from "./tabular";
+
+let tf: Tf;
+beforeAll(async () => {
+  tf = (await selectBackend("cpu")).tf;
+});
+
+function issuesOf(run: () => unknown) {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(SpecError);
+    return (error as SpecError).issues;
+  }
+  throw new Error("expected a SpecError");
+}
+
+describe("builtin datasets", () => {
+  it("iris has 150 rows × 4 features, 50 of each of 3 classes", () => {
+    const iris = readSource({ source: "builtin", name: "iris" });
+    expect(iris.x).toHaveLength(150);
+    expect(iris.x.every((row) => row.length === 4)).toBe(true);
+    expect(iris.features).toEqual(["sepal_length", "sepal_width", "petal_length", "petal_width"]);
+    expect(iris.classes).toEqual(["setosa", "versicolor", "virginica"]);
+    const counts = [0, 1, 2].map((c) => (iris.y as number[]).filter((label) => label === c).length);
+    expect(counts).toEqual([50, 50, 50]);
+    const { train } = loadData(tf, { source: "builtin", name: "iris" });
+    expect(train.x.shape).toEqual([150, 4]);
+    expect(train.y.shape).toEqual([150]);
+  });
+
+  for (const name of ["xor", "spirals", "regression"] as const) {
+    it(`${name} is deterministic in its seed and honours samples`, () => {
+      const a = readSource({ source: "builtin", name, samples: 64, seed: 7 });
+      const b = readSource({ source: "builtin", name, samples: 64, seed: 7 });
+      const c = readSource({ source: "builtin", name, samples: 64, seed: 8 });
+      expect(a.x).toHaveLength(64);
+      expect(a.y).toHaveLength(64);
+      expect(b).toEqual(a);
+      expect(c.x).not.toEqual(a.x);
+    });
+  }
+
+  it("xor and spirals are balanced two-class problems; regression targets follow the inputs", () => {
+    for (const name of ["xor", "spirals"] as const) {
+      const table = readSource({ source: "builtin", name, samples: 400, seed: 1 });
+      const ones = (table.y as number[]).filter((label) => label === 1).length;
+      expect(new Set(table.y as number[])).toEqual(new Set([0, 1]));
+      expect(ones).toBeGreaterThan(150);
+      expect(ones).toBeLessThan(250);
+    }
+    // Without noise the targets are an exact linear function: fit it from the first rows and check the rest.
+    const table = readSource({
+      source: "builtin",
+      name: "regression",
+      samples: 50,
+      seed: 3,
+      noise: 0,
+      features: 1,
+    });
+    const [[x0], [x1]] = table.x;
+    const [y0, y1] = table.y as number[];
+    const slope = (y1 - y0) / (x1 - x0);
+    table.x.forEach(([x], i) => {
+      expect((table.y as number[])[i]).toBeCloseTo(y0 + slope * (x - x0), 6);
+    });
+  });
+});
+
+describe("files", () => {
+  const csv = 'sepal,"petal, width",species\n5.1,0.2,setosa\r\n6.0,1.5,versicolor\n\n5.0,0.3,setosa\n';
+
+  it("reads CSV with quoted headers, CRLF and blank lines; text labels become sorted class indices", () => {
+    const table = readTable(csv, { format: "csv", label: "species" });
+    expect(table).toEqual({
+      x: [
+        [5.1, 0.2],
+        [6.0, 1.5],
+        [5.0, 0.3],
+      ],
+      y: [0, 1, 0],
+      features: ["sepal", "petal, width"],
+      classes: ["setosa", "versicolor"],
+    });
+  });
+
+  it("reads JSONL, with chosen features in the given order", () => {
+    const jsonl = '{"a": 1, "b": 2, "y": 0.5}\n{"a": 3, "b": 4, "y": 1.5}\n';
+    expect(readTable(jsonl, { format: "jsonl", label: "y", features: ["b", "a"] })).toEqual({
+      x: [
+        [2, 1],
+        [4, 3],
+      ],
+      y: [0.5, 1.5],
+      features: ["b", "a"],
+    });
+  });
+
+  it("says which label column is missing and which columns exist", () => {
+    const issues = issuesOf(() =>
+      readTable(csv, { format: "csv", label: "class", source: "s3://bucket/iris.csv" }),
+    );
+    expect(issues).toEqual([
+      {
+        path: "/data/label",
+        message:
+          "label column 'class' not found; columns are: sepal, petal, width, species in s3://bucket/iris.csv",
+      },
+    ]);
+  });
+
+  it("points at a non-numeric cell by row, line and column", () => {
+    const issues = issuesOf(() => readTable("a,b,y\n1,2,0\n3,x,1\n", { format: "csv", label: "y" }));
+    expect(issues[0].message).toBe("non-numeric cell at row 2 (line 3), column 'b': \"x\"");
+  });
+
+  it("reports ragged CSV rows, bad JSONL lines, unknown features and empty files", () => {
+    expect(issuesOf(() => readTable("a,y\n1,2,3\n", { format: "csv", label: "y" }))[0].message).toBe(
+      "line 2 has 3 cells but the header names 2 columns",
+    );
+    expect(
+      issuesOf(() => readTable('{"a":1,"y":0}\n{oops}\n', { format: "jsonl", label: "y" }))[0].message,
+    ).toMatch(/^line 2 is not valid JSON/);
+    expect(
+      issuesOf(() => readTable("a,y\n1,0\n", { format: "csv", label: "y", features: ["z"] }))[0],
+    ).toEqual({
+      path: "/data/features/0",
+      message: "feature column 'z' not found; columns are: a, y",
+    });
+    expect(issuesOf(() => readTable("a,y\n", { format: "csv", label: "y" }))[0].message).toBe(
+      "the file has no data rows",
+    );
+  });
+
+  it("reads validation data with the training classes and refuses a class it never saw", () => {
+    const spec = {
+      source: "uri" as const,
+      uri: "s3://b/train.csv",
+      label: "species",
+      validation: { source: "uri" as const, uri: "s3://b/val.csv", label: "species" },
+    };
+    const { train, validation } = loadData(tf, spec, {
+      data: csv,
+      validation: 'sepal,"petal, width",species\n6,1,versicolor\n',
+    });
+    expect(train.classes).toEqual(["setosa", "versicolor"]);
+    expect(Array.from(validation!.y.dataSync())).toEqual([1]);
+    const issues = issuesOf(() =>
+      loadData(tf, spec, { data: csv, validation: 'sepal,"petal, width",species\n6,1,virginica\n' }),
+    );
+    expect(issues[0]).toEqual({
+      path: "/data/validation",
+      message:
+        "label 'virginica' at row 1 (line 2) is not one of the classes: setosa, versicolor in s3://b/val.csv",
+    });
+  });
+
+  it("needs the fetched contents of a file source, and a format it can tell", () => {
+    expect(issuesOf(() => readSource({ source: "dataset", id: "ds_1", label: "y" }))[0].message).toBe(
+      "the data file's contents were not provided",
+    );
+    expect(issuesOf(() => readSource({ source: "dataset", id: "ds_1", label: "y" }, "y\n1\n"))[0].path).toBe(
+      "/data/format",
+    );
+  });
+});
+
+describe("inline data", () => {
+  it("becomes tensors of the given shape", () => {
+    const { train } = loadData(tf, {
+      source: "inline",
+      x: [
+        [0, 1],
+        [1, 0],
+      ],
+      y: [[1], [0]],
+    });
+    expect(train.x.shape).toEqual([2, 2]);
+    expect(train.y.shape).toEqual([2, 1]);
+  });
+
+  it("refuses mismatched lengths and ragged rows with their paths", () => {
+    expect(issuesOf(() => readSource({ source: "inline", x: [[1], [2]], y: [1] }))[0].path).toBe("/data/y");
+    expect(issuesOf(() => readSource({ source: "inline", x: [[1], [2, 3]], y: [1, 0] }))[0].path).toBe(
+      "/data/x/1",
+    );
+  });
+});
+
+describe("fitArgs", () => {
+  it("maps Keras fit names to tfjs", () => {
+    expect(
+      fitArgs({
+        epochs: 10,
+        batch_size: 16,
+        validation_split: 0.2,
+        shuffle: false,
+        initial_epoch: 3,
+        class_weight: { "0": 1, "1": 5 },
+      }),
+    ).toEqual({
+      epochs: 10,
+      batchSize: 16,
+      validationSplit: 0.2,
+      shuffle: false,
+      initialEpoch: 3,
+      classWeight: { "0": 1, "1": 5 },
+      verbose: 0,
+    });
+    expect(fitArgs({ epochs: 1 })).toEqual({
+      epochs: 1,
+      batchSize: 32,
+      shuffle: true,
+      initialEpoch: 0,
+      verbose: 0,
+    });
+  });
+
+  it("passes a validation source as validationData, and refuses it together with validation_split", () => {
+    const { train } = loadData(tf, { source: "builtin", name: "xor", samples: 8 });
+    expect(fitArgs({ epochs: 1 }, train).validationData).toEqual([train.x, train.y]);
+    expect(issuesOf(() => fitArgs({ epochs: 1, validation_split: 0.1 }, train))[0].path).toBe(
+      "/fit/validation_split",
+    );
+    expect(issuesOf(() => fitArgs({ epochs: 2, initial_epoch: 2 }))[0].path).toBe("/fit/initial_epoch");
+  });
+
+  it("class_weight changes the loss tfjs trains on, as Keras's does", async () => {
+    const { train } = loadData(tf, { source: "inline", x: [[1], [1]], y: [0, 1] });
+    const losses: number[] = [];
+    for (const class_weight of [
+      { "0": 1, "1": 1 },
+      { "0": 1, "1": 3 },
+    ]) {
+      const model = tf.sequential({
+        layers: [tf.layers.dense({ units: 1, inputShape: [1], kernelInitializer: "zeros" })],
+      });
+      model.compile({ optimizer: tf.train.sgd(0), loss: "meanSquaredError" });
+      const history = await model.fit(train.x, train.y, fitArgs({ epochs: 1, shuffle: false, class_weight }));
+      losses.push(history.history.loss[0] as number);
+    }
+    // Prediction 0: squared errors 0 and 1, weighted 1 and w, averaged over the batch.
+    expect(losses[0]).toBeCloseTo((0 + 1) / 2, 6);
+    expect(losses[1]).toBeCloseTo((0 + 3) / 2, 6);
+  });
+});

@@ -1,0 +1,121 @@
+import { readFileSync } from "node:fs";
+import type { Tensor } from "@tensorflow/tfjs";
+import type { Tf } from "./backend";
+import type { DataSource, DataSpec } from "./schemas";
+import { SpecError } from "./spec-error";
+import { SYNTHETIC, type Table } from "./synthetic";
+import { readTable, type TableFormat } from "./tabular";
+
+type FileSource = Extract<DataSource, { source: "uri" | "dataset" }>;
+type InlineSource = Extract<DataSource, { source: "inline" }>;
+
+export type { DataSource, DataSpec };
+
+export interface Dataset {
+  x: Tensor;
+  y: Tensor;
+  features: string[];
+  classes?: string[];
+}
+
+/** File contents the caller fetched for `uri`/`dataset` sources: the training file and the validation one. */
+export interface DataFiles {
+  data?: string;
+  validation?: string;
+}
+
+export const SYNTHETIC_DEFAULTS = { samples: 200, seed: 0, noise: 0.1, features: 4 } as const;
+export const IRIS_CLASSES = ["setosa", "versicolor", "virginica"];
+const IRIS_CSV = new URL("../datasets/iris.csv", import.meta.url);
+
+/** How error messages name a file source. */
+function describe(source: FileSource): string {
+  return source.source === "uri" ? source.uri : `dataset ${source.id}`;
+}
+
+/** A file source's format: as given, else from the URI's extension. */
+function formatOf(source: FileSource, path: string): TableFormat {
+  if (source.format) return source.format;
+  const ext = describe(source)
+    .toLowerCase()
+    .match(/\.(csv|jsonl|ndjson)$/)?.[1];
+  if (ext) return ext === "csv" ? "csv" : "jsonl";
+  throw new SpecError([
+    { path: `${path}/format`, message: "give format (csv or jsonl): the file name does not say" },
+  ]);
+}
+
+function inlineTable(source: InlineSource, path: string): Table {
+  const fail = (message: string, at: string): never => {
+    throw new SpecError([{ path: at, message }]);
+  };
+  if (source.x.length === 0) fail("needs at least one sample", `${path}/x`);
+  if (source.x.length !== source.y.length) {
+    fail(`has ${source.y.length} labels for ${source.x.length} samples in x`, `${path}/y`);
+  }
+  const width = source.x[0].length;
+  source.x.forEach((row, i) => {
+    if (row.length !== width) fail(`row ${i} has ${row.length} values; row 0 has ${width}`, `${path}/x/${i}`);
+  });
+  return { x: source.x, y: source.y, features: Array.from({ length: width }, (_, j) => `x${j + 1}`) };
+}
+
+/** Reads one source into plain arrays (no tfjs), so it can be checked and tested without a backend. */
+export function readSource(source: DataSource, file?: string, path = "/data", classes?: string[]): Table {
+  switch (source.source) {
+    case "builtin":
+      if (source.name === "iris") {
+        const table = readTable(readFileSync(IRIS_CSV, "utf8"), { format: "csv", label: "species", path });
+        return { ...table, classes: IRIS_CLASSES };
+      }
+      return SYNTHETIC[source.name]({ ...SYNTHETIC_DEFAULTS, ...source });
+    case "inline":
+      return inlineTable(source, path);
+    case "uri":
+    case "dataset":
+      if (file === undefined) {
+        throw new SpecError([{ path, message: "the data file's contents were not provided" }]);
+      }
+      return readTable(file, {
+        format: formatOf(source, path),
+        label: source.label,
+        features: source.features,
+        classes,
+        source: describe(source),
+        path,
+      });
+  }
+}
+
+export function toDataset(tf: Tf, table: Table): Dataset {
+  return {
+    x: tf.tensor2d(table.x, undefined, "float32"),
+    y: Array.isArray(table.y[0]) ? tf.tensor2d(table.y as number[][]) : tf.tensor1d(table.y as number[]),
+    features: table.features,
+    classes: table.classes,
+  };
+}
+
+/**
+ * The training data and, when the spec names a separate `validation` source, the validation data — read
+ * with the training data's classes and checked to have the same features.
+ */
+export function loadData(
+  tf: Tf,
+  spec: DataSpec,
+  files: DataFiles = {},
+  path = "/data",
+): { train: Dataset; validation?: Dataset } {
+  const train = readSource(spec, files.data, path);
+  if (!spec.validation) return { train: toDataset(tf, train) };
+  const validation = readSource(spec.validation, files.validation, `${path}/validation`, train.classes);
+  if (validation.features.length !== train.features.length) {
+    throw new SpecError([
+      {
+        path: `${path}/validation`,
+        message: `validation data has ${validation.features.length} features (${validation.features.join(", ")}); training data has ${train.features.length} (${train.features.join(", ")})`,
+      },
+    ]);
+  }
+  return { train: toDataset(tf, train), validation: toDataset(tf, validation) };
+}

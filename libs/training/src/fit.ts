@@ -1,0 +1,47 @@
+import type { ModelFitArgs } from "@tensorflow/tfjs";
+import type { Dataset } from "./data";
+import type { FitSpec } from "./schemas";
+import { type SpecIssue, throwIfIssues } from "./spec-error";
+
+/** Problems the schema cannot see: relations between fit fields and with the data spec. */
+export function checkFit(fit: FitSpec, hasValidationSource: boolean, path = "/fit"): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  if ((fit.initial_epoch ?? 0) >= fit.epochs) {
+    issues.push({
+      path: `${path}/initial_epoch`,
+      message: `must be less than epochs (${fit.epochs}): Keras trains from initial_epoch up to epochs`,
+    });
+  }
+  if (hasValidationSource && fit.validation_split) {
+    issues.push({
+      path: `${path}/validation_split`,
+      message: "the data spec already has a validation source; give one or the other",
+    });
+  }
+  return issues;
+}
+
+/**
+ * Keras fit arguments → tfjs's. Both take the last `validation_split` of the rows before shuffling, count
+ * `epochs` as the index to stop at (so `initial_epoch` resumes) and weight samples by `class_weight`.
+ */
+export function fitArgs(fit: FitSpec, validation?: Dataset): ModelFitArgs {
+  throwIfIssues(checkFit(fit, validation !== undefined));
+  return {
+    epochs: fit.epochs,
+    batchSize: fit.batch_size ?? 32,
+    shuffle: fit.shuffle ?? true,
+    initialEpoch: fit.initial_epoch ?? 0,
+    verbose: 0,
+    ...(fit.validation_split ? { validationSplit: fit.validation_split } : {}),
+    ...(validation
+      ? { validationData: [validation.x, validation.y] as [typeof validation.x, typeof validation.y] }
+      : {}),
+    ...(fit.class_weight ? { classWeight: fit.class_weight } : {}),
+  };
+}
+
+/** Whether training will produce `val_*` logs. */
+export function hasValidation(fit: FitSpec, validation?: unknown): boolean {
+  return validation !== undefined || (fit.validation_split ?? 0) > 0;
+}

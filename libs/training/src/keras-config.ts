@@ -1,0 +1,174 @@
+import {
+  ACTIVATIONS,
+  COMMON_KEYS,
+  CONSTRAINTS,
+  DTYPES,
+  INITIALIZERS,
+  LAYER_ALIASES,
+  LAYER_RULES,
+  REGULARIZERS,
+} from "./keras-layers";
+import { pointer, type SpecIssue } from "./spec-error";
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+/** A layer as tfjs's Keras-format deserializer reads it. */
+export interface TfjsLayer {
+  class_name: string;
+  config: JsonObject;
+}
+
+export const SUPPORTED_LAYERS = Object.keys(LAYER_RULES);
+
+export function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Strips Keras serialization wrappers that carry no model meaning for tfjs: Keras 3's `module`,
+ * `registered_name` and `build_config` beside every class_name, DTypePolicy objects where tfjs wants a
+ * dtype string, and Keras 2 metadata's `__tuple__` boxes.
+ */
+export function unwrapKeras(value: Json): Json {
+  if (Array.isArray(value)) return value.map(unwrapKeras);
+  if (!isObject(value)) return value;
+  if (value.class_name === "__tuple__" && Array.isArray(value.items)) return value.items.map(unwrapKeras);
+  if ((value.class_name === "DTypePolicy" || value.class_name === "Policy") && isObject(value.config)) {
+    return value.config.name ?? null;
+  }
+  const out: JsonObject = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (key === "module" || key === "registered_name" || key === "build_config") continue;
+    out[key] = unwrapKeras(item);
+  }
+  return out;
+}
+
+/** A Keras object given by name or as {class_name, config}, looked up in `table` (Keras name → tfjs's). */
+function lookup(
+  kind: string,
+  table: Readonly<Record<string, string>>,
+  value: Json,
+  path: string,
+  issues: SpecIssue[],
+): { class_name: string; config: JsonObject } | null {
+  const name = isObject(value) ? value.class_name : value;
+  if (typeof name === "string" && name in table) {
+    return { class_name: table[name], config: isObject(value) && isObject(value.config) ? value.config : {} };
+  }
+  issues.push({
+    path,
+    message: `unsupported ${kind} ${JSON.stringify(name)}; supported: ${Object.keys(table).join(", ")}`,
+  });
+  return null;
+}
+
+/** tfjs implements only L1L2; Keras's L1 and L2 are that with the other factor at 0 (string forms use 0.01). */
+function checkRegularizer(value: Json, path: string, issues: SpecIssue[]): Json {
+  if (value === null) return null;
+  const name = isObject(value) ? value.class_name : value;
+  const config = isObject(value) && isObject(value.config) ? value.config : {};
+  const factor = (key: string, fallback: number) =>
+    typeof config[key] === "number" ? config[key] : fallback;
+  switch (name) {
+    case "L1L2":
+      return { class_name: "L1L2", config: { l1: factor("l1", 0), l2: factor("l2", 0) } };
+    case "l1_l2":
+      return { class_name: "L1L2", config: { l1: 0.01, l2: 0.01 } };
+    case "L1":
+    case "l1":
+      return { class_name: "L1L2", config: { l1: factor("l1", 0.01), l2: 0 } };
+    case "L2":
+    case "l2":
+      return { class_name: "L1L2", config: { l1: 0, l2: factor("l2", 0.01) } };
+  }
+  issues.push({
+    path,
+    message: `unsupported regularizer ${JSON.stringify(name)}; supported: ${REGULARIZERS.join(", ")}`,
+  });
+  return value;
+}
+
+function checkValue(key: string, value: Json, path: string, issues: SpecIssue[]): Json {
+  if (key === "activation" || key === "recurrent_activation") {
+    return lookup("activation", ACTIVATIONS, value, path, issues)?.class_name ?? value;
+  }
+  if (key.endsWith("_initializer")) return lookup("initializer", INITIALIZERS, value, path, issues) ?? value;
+  if (key.endsWith("_regularizer")) return checkRegularizer(value, path, issues);
+  if (key.endsWith("_constraint") && value !== null) {
+    return lookup("constraint", CONSTRAINTS, value, path, issues) ?? value;
+  }
+  if (key === "dtype" && !(typeof value === "string" && DTYPES.includes(value))) {
+    issues.push({
+      path,
+      message: `unsupported dtype ${JSON.stringify(value)}; supported: ${DTYPES.join(", ")}`,
+    });
+  }
+  // Keras 2 wrote a one-element axis list where tfjs wants the number.
+  if (key === "axis" && Array.isArray(value) && value.length === 1) return value[0];
+  return value;
+}
+
+/**
+ * Checks one Keras layer (class name + config) against what tfjs can build and returns it in the form
+ * tfjs's deserializer reads, recording every problem under `path` (the layer's JSON pointer).
+ */
+export function toTfjsLayer(
+  className: Json,
+  rawConfig: Json,
+  path: string,
+  issues: SpecIssue[],
+): TfjsLayer | null {
+  const canonical = typeof className === "string" ? (LAYER_ALIASES[className] ?? className) : null;
+  if (canonical === null || !(canonical in LAYER_RULES)) {
+    issues.push({
+      path: `${path}/class_name`,
+      message: `unsupported layer ${JSON.stringify(className)}; supported: ${SUPPORTED_LAYERS.join(", ")}`,
+    });
+    return null;
+  }
+  if (rawConfig !== undefined && rawConfig !== null && !isObject(rawConfig)) {
+    issues.push({ path: `${path}/config`, message: "must be an object of Keras layer arguments" });
+    return null;
+  }
+  const rule = LAYER_RULES[canonical];
+  const written = unwrapKeras(rawConfig ?? {}) as JsonObject;
+  const source: JsonObject = { ...(rule.kerasDefaults as JsonObject), ...written };
+  if (canonical === "InputLayer") {
+    // Keras 3 names the full shape `batch_shape`; Input(shape=...) users write `shape`.
+    if ("batch_shape" in source) source.batch_input_shape = source.batch_shape;
+    if ("shape" in source) source.input_shape = source.shape;
+    delete source.batch_shape;
+    delete source.shape;
+  }
+  const config: JsonObject = {};
+  const supported = [...rule.keys, ...COMMON_KEYS];
+  for (const [key, value] of Object.entries(source)) {
+    const keyPath = `${path}/config${pointer(key)}`;
+    if (supported.includes(key)) {
+      config[key] = checkValue(key, value, keyPath, issues);
+    } else if (rule.unimplemented && key in rule.unimplemented) {
+      const only = rule.unimplemented[key];
+      if (!sameValue(value, only)) {
+        issues.push({
+          path: keyPath,
+          message:
+            key in written
+              ? `${canonical} option "${key}" = ${JSON.stringify(value)} is not supported by the training backend; only ${JSON.stringify(only)} is`
+              : `${canonical} option "${key}" defaults to ${JSON.stringify(value)} in Keras, which the training backend does not support; set it to ${JSON.stringify(only)}`,
+        });
+      }
+    } else {
+      issues.push({
+        path: keyPath,
+        message: `unsupported config key "${key}" for ${canonical}; supported: ${supported.join(", ")}`,
+      });
+    }
+  }
+  return { class_name: canonical, config };
+}

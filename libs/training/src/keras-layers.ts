@@ -1,0 +1,242 @@
+/**
+ * The Keras layers Plateau can build, and for each the Keras config keys tfjs implements. Keys tfjs lacks
+ * are accepted only at their Keras default (so a real `model.to_json()` passes), anything else is refused
+ * rather than silently ignored: a model must train the way its author wrote it.
+ */
+
+interface LayerRule {
+  /** Keras config keys (snake_case) tfjs implements for this layer. */
+  keys: readonly string[];
+  /** Keras keys tfjs does not implement, with the only value accepted (the Keras default). */
+  unimplemented?: Readonly<Record<string, unknown>>;
+  /**
+   * Keras defaults that differ from tfjs's, filled in when a config leaves them out (a layers spec
+   * usually does; `to_json()` output always carries them), then checked like written keys.
+   */
+  kerasDefaults?: Readonly<Record<string, unknown>>;
+}
+
+/** Keys every layer accepts: naming, freezing, dtype and the Keras ways to give the input shape. */
+export const COMMON_KEYS = ["name", "trainable", "dtype", "input_shape", "batch_input_shape", "batch_size"];
+
+const WEIGHTED = [
+  "activation",
+  "use_bias",
+  "kernel_initializer",
+  "bias_initializer",
+  "kernel_regularizer",
+  "bias_regularizer",
+  "activity_regularizer",
+  "kernel_constraint",
+  "bias_constraint",
+];
+const CONV = ["filters", "kernel_size", "strides", "padding", "dilation_rate", ...WEIGHTED];
+const POOL = ["pool_size", "strides", "padding"];
+const RNN = [
+  "units",
+  "activation",
+  "use_bias",
+  "kernel_initializer",
+  "recurrent_initializer",
+  "bias_initializer",
+  "kernel_regularizer",
+  "recurrent_regularizer",
+  "bias_regularizer",
+  "activity_regularizer",
+  "kernel_constraint",
+  "recurrent_constraint",
+  "bias_constraint",
+  "dropout",
+  "recurrent_dropout",
+  "return_sequences",
+  "return_state",
+  "go_backwards",
+  "stateful",
+  "unroll",
+];
+const RNN_UNIMPLEMENTED = { time_major: false, zero_output_for_mask: false, seed: null, use_cudnn: "auto" };
+const CHANNELS_LAST = { data_format: "channels_last" };
+const NO_LORA = { lora_rank: null, lora_alpha: null, quantization_config: null };
+const GLOROT = { kernel_initializer: "glorot_uniform" };
+
+export const LAYER_RULES: Readonly<Record<string, LayerRule>> = {
+  InputLayer: {
+    keys: ["batch_input_shape", "dtype", "sparse", "name"],
+    unimplemented: { ragged: false, optional: false },
+  },
+  Dense: { keys: ["units", "input_dim", ...WEIGHTED], unimplemented: NO_LORA, kerasDefaults: GLOROT },
+  Dropout: { keys: ["rate", "noise_shape", "seed"] },
+  Flatten: { keys: [], unimplemented: CHANNELS_LAST },
+  Reshape: { keys: ["target_shape"] },
+  Activation: { keys: ["activation"] },
+  Conv1D: {
+    keys: CONV,
+    unimplemented: { ...CHANNELS_LAST, groups: 1, lora_rank: null },
+    kerasDefaults: GLOROT,
+  },
+  Conv2D: {
+    keys: [...CONV, "data_format"],
+    unimplemented: { groups: 1, lora_rank: null },
+    kerasDefaults: GLOROT,
+  },
+  MaxPooling1D: { keys: POOL, unimplemented: CHANNELS_LAST },
+  AveragePooling1D: { keys: POOL, unimplemented: CHANNELS_LAST },
+  MaxPooling2D: { keys: [...POOL, "data_format"] },
+  AveragePooling2D: { keys: [...POOL, "data_format"] },
+  GlobalAveragePooling1D: { keys: [], unimplemented: { ...CHANNELS_LAST, keepdims: false } },
+  GlobalMaxPooling1D: { keys: [], unimplemented: { ...CHANNELS_LAST, keepdims: false } },
+  GlobalAveragePooling2D: { keys: ["data_format"], unimplemented: { keepdims: false } },
+  GlobalMaxPooling2D: { keys: ["data_format"], unimplemented: { keepdims: false } },
+  BatchNormalization: {
+    keys: [
+      "axis",
+      "momentum",
+      "epsilon",
+      "center",
+      "scale",
+      "beta_initializer",
+      "gamma_initializer",
+      "moving_mean_initializer",
+      "moving_variance_initializer",
+      "beta_regularizer",
+      "gamma_regularizer",
+      "beta_constraint",
+      "gamma_constraint",
+    ],
+    unimplemented: {
+      synchronized: false,
+      renorm: false,
+      renorm_clipping: null,
+      renorm_momentum: 0.99,
+      fused: null,
+      virtual_batch_size: null,
+      adjustment: null,
+    },
+  },
+  LayerNormalization: {
+    keys: [
+      "axis",
+      "epsilon",
+      "center",
+      "scale",
+      "beta_initializer",
+      "gamma_initializer",
+      "beta_regularizer",
+      "gamma_regularizer",
+    ],
+    unimplemented: { beta_constraint: null, gamma_constraint: null, rms_scaling: false },
+  },
+  Embedding: {
+    keys: [
+      "input_dim",
+      "output_dim",
+      "embeddings_initializer",
+      "embeddings_regularizer",
+      "activity_regularizer",
+      "embeddings_constraint",
+      "mask_zero",
+      "input_length",
+    ],
+    unimplemented: { sparse: false, ...NO_LORA },
+  },
+  SimpleRNN: { keys: RNN, unimplemented: RNN_UNIMPLEMENTED, kerasDefaults: GLOROT },
+  LSTM: {
+    keys: [...RNN, "recurrent_activation", "unit_forget_bias", "implementation"],
+    unimplemented: RNN_UNIMPLEMENTED,
+    kerasDefaults: { ...GLOROT, recurrent_activation: "sigmoid", unit_forget_bias: true },
+  },
+  GRU: {
+    keys: [...RNN, "recurrent_activation", "implementation"],
+    // tfjs's GRUCell implements only the original (reset before the matrix product) variant.
+    unimplemented: { ...RNN_UNIMPLEMENTED, reset_after: false },
+    kerasDefaults: { ...GLOROT, recurrent_activation: "sigmoid", reset_after: true },
+  },
+  Concatenate: { keys: ["axis"] },
+  Add: { keys: [] },
+  Multiply: { keys: [] },
+  Average: { keys: [] },
+  Maximum: { keys: [] },
+  Minimum: { keys: [] },
+};
+
+/** Python aliases a user may write in a layers spec; Keras itself serializes the canonical name. */
+export const LAYER_ALIASES: Readonly<Record<string, string>> = {
+  MaxPool1D: "MaxPooling1D",
+  MaxPool2D: "MaxPooling2D",
+  AvgPool1D: "AveragePooling1D",
+  AvgPool2D: "AveragePooling2D",
+  GlobalAvgPool1D: "GlobalAveragePooling1D",
+  GlobalAvgPool2D: "GlobalAveragePooling2D",
+  GlobalMaxPool1D: "GlobalMaxPooling1D",
+  GlobalMaxPool2D: "GlobalMaxPooling2D",
+};
+
+/** Keras activation names → tfjs's. */
+export const ACTIVATIONS: Readonly<Record<string, string>> = {
+  linear: "linear",
+  relu: "relu",
+  relu6: "relu6",
+  elu: "elu",
+  selu: "selu",
+  sigmoid: "sigmoid",
+  hard_sigmoid: "hard_sigmoid",
+  softplus: "softplus",
+  softsign: "softsign",
+  tanh: "tanh",
+  softmax: "softmax",
+  log_softmax: "log_softmax",
+  gelu: "gelu",
+  mish: "mish",
+  swish: "swish",
+  silu: "swish",
+};
+
+/** Keras initializer class names (and their string identifiers) → tfjs class names. */
+export const INITIALIZERS: Readonly<Record<string, string>> = {
+  Zeros: "Zeros",
+  Ones: "Ones",
+  Constant: "Constant",
+  RandomUniform: "RandomUniform",
+  RandomNormal: "RandomNormal",
+  TruncatedNormal: "TruncatedNormal",
+  Identity: "Identity",
+  VarianceScaling: "VarianceScaling",
+  GlorotUniform: "GlorotUniform",
+  GlorotNormal: "GlorotNormal",
+  HeNormal: "HeNormal",
+  HeUniform: "HeUniform",
+  LecunNormal: "LeCunNormal",
+  LecunUniform: "LeCunUniform",
+  Orthogonal: "Orthogonal",
+  zeros: "Zeros",
+  ones: "Ones",
+  uniform: "RandomUniform",
+  random_uniform: "RandomUniform",
+  normal: "RandomNormal",
+  random_normal: "RandomNormal",
+  truncated_normal: "TruncatedNormal",
+  identity: "Identity",
+  glorot_uniform: "GlorotUniform",
+  glorot_normal: "GlorotNormal",
+  he_normal: "HeNormal",
+  he_uniform: "HeUniform",
+  lecun_normal: "LeCunNormal",
+  lecun_uniform: "LeCunUniform",
+  orthogonal: "Orthogonal",
+};
+
+export const CONSTRAINTS: Readonly<Record<string, string>> = {
+  MaxNorm: "MaxNorm",
+  MinMaxNorm: "MinMaxNorm",
+  NonNeg: "NonNeg",
+  UnitNorm: "UnitNorm",
+  max_norm: "MaxNorm",
+  min_max_norm: "MinMaxNorm",
+  non_neg: "NonNeg",
+  unit_norm: "UnitNorm",
+};
+
+/** Keras regularizers; tfjs only has L1L2, so L1 and L2 become L1L2 with the other factor 0. */
+export const REGULARIZERS = ["L1L2", "L1", "L2", "l1_l2", "l1", "l2"] as const;
+
+export const DTYPES = ["float32", "int32"];

@@ -1,0 +1,202 @@
+import { readFileSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { selectBackend, type Tf } from "./backend";
+import { compileModel } from "./compile";
+import { loadData } from "./data";
+import { buildModel, checkModel, countParams } from "./model";
+import { SpecError } from "./spec-error";
+
+let tf: Tf;
+beforeAll(async () => {
+  tf = (await selectBackend("cpu")).tf;
+});
+
+const fixture = (name: string) =>
+  readFileSync(new URL(`../fixtures/keras/${name}.json`, import.meta.url), "utf8");
+
+async function specError(promise: Promise<unknown>): Promise<SpecError> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(SpecError);
+  return error as SpecError;
+}
+
+describe("Keras JSON fixtures", () => {
+  // Parameter counts as Keras reports them for these architectures (model.count_params()).
+  const cases = [
+    { name: "keras2-sequential", params: 179 },
+    { name: "keras2-functional", params: 193 },
+    { name: "keras3-sequential", params: 1424 },
+    { name: "keras3-functional", params: 142 },
+  ];
+
+  for (const { name, params } of cases) {
+    it(`${name} builds with Keras's parameter count and trains one step`, async () => {
+      expect(checkModel({ keras_json: fixture(name) })).toEqual([]);
+      const model = await buildModel(tf, { keras_json: JSON.parse(fixture(name)) });
+      expect(countParams(model)).toBe(params);
+
+      const inputShape = model.inputs[0].shape.slice(1) as number[];
+      const units = model.outputs[0].shape[1] as number;
+      const x = tf.randomUniform([8, ...inputShape], 0, 10, "float32", 1);
+      const labels = tf.tensor1d([0, 1, 0, 1, 1, 0, 1, 0], "int32");
+      const y = units === 1 ? labels.reshape([8, 1]).toFloat() : tf.oneHot(labels, units).toFloat();
+      compileModel(tf, model, {
+        optimizer: { name: "sgd", learning_rate: 0.1 },
+        loss: units === 1 ? "binary_crossentropy" : "categorical_crossentropy",
+      });
+      const before = model.getWeights().map((w) => w.dataSync().slice());
+      const history = await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+      expect(Number.isFinite(history.history.loss[0] as number)).toBe(true);
+      const changed = model.getWeights().some((w, i) => w.dataSync().some((v, j) => v !== before[i][j]));
+      expect(changed).toBe(true);
+    });
+  }
+
+  it("accepts the Keras JSON as text or object and inside a tfjs model.json", async () => {
+    const topology = JSON.parse(fixture("keras2-functional"));
+    const wrapped = await buildModel(tf, { keras_json: { format: "layers-model", modelTopology: topology } });
+    expect(countParams(wrapped)).toBe(193);
+  });
+
+  it("names unparseable JSON and an unknown model class", async () => {
+    expect(checkModel({ keras_json: "{not json" })[0].path).toBe("/model/keras_json");
+    const issues = checkModel({ keras_json: { class_name: "MyModel", config: {} } });
+    expect(issues).toEqual([
+      { path: "/model/keras_json/class_name", message: expect.stringContaining("MyModel") },
+    ]);
+  });
+
+  it("reports a Keras 3 layer it cannot build at its path in the JSON", async () => {
+    const doc = JSON.parse(fixture("keras3-functional"));
+    doc.config.layers[3].class_name = "Lambda";
+    const error = await specError(buildModel(tf, { keras_json: doc }));
+    expect(error.issues).toEqual([
+      {
+        path: "/model/keras_json/config/layers/3/class_name",
+        message: expect.stringMatching(/^unsupported layer "Lambda"; supported: InputLayer, Dense,/),
+      },
+    ]);
+  });
+});
+
+describe("layers spec", () => {
+  const example = {
+    layers: [
+      { class_name: "Dense", config: { units: 64, activation: "relu", input_shape: [4] } },
+      { class_name: "Dense", config: { units: 3, activation: "softmax" } },
+    ],
+  };
+
+  it("builds the jobs issue's example model and trains it on iris", async () => {
+    const model = await buildModel(tf, example);
+    expect(countParams(model)).toBe(4 * 64 + 64 + 64 * 3 + 3);
+    compileModel(tf, model, {
+      optimizer: { name: "adam", learning_rate: 0.01 },
+      loss: "sparse_categorical_crossentropy",
+      metrics: ["accuracy"],
+    });
+    const { train } = loadData(tf, { source: "builtin", name: "iris" });
+    const history = await model.fit(train.x, train.y, {
+      epochs: 2,
+      batchSize: 16,
+      validationSplit: 0.2,
+      verbose: 0,
+    });
+    expect(Object.keys(history.history).sort()).toEqual(["acc", "loss", "val_acc", "val_loss"]);
+  });
+
+  it("builds every supported layer family from Keras names and snake_case configs", async () => {
+    const model = await buildModel(tf, {
+      layers: [
+        { class_name: "InputLayer", config: { shape: [12] } },
+        { class_name: "Embedding", config: { input_dim: 20, output_dim: 4 } },
+        { class_name: "Conv1D", config: { filters: 4, kernel_size: 3, padding: "same", activation: "relu" } },
+        { class_name: "AveragePooling1D", config: { pool_size: 2 } },
+        { class_name: "SimpleRNN", config: { units: 4, return_sequences: true } },
+        { class_name: "GRU", config: { units: 4, return_sequences: true, reset_after: false } },
+        { class_name: "LSTM", config: { units: 4, return_sequences: true } },
+        { class_name: "LayerNormalization", config: { epsilon: 1e-5 } },
+        { class_name: "GlobalAveragePooling1D" },
+        { class_name: "Reshape", config: { target_shape: [2, 2, 1] } },
+        {
+          class_name: "Conv2D",
+          config: {
+            filters: 2,
+            kernel_size: [1, 1],
+            kernel_regularizer: { class_name: "L2", config: { l2: 0.01 } },
+          },
+        },
+        { class_name: "MaxPool2D", config: { pool_size: [1, 1] } },
+        { class_name: "Flatten" },
+        { class_name: "BatchNormalization" },
+        { class_name: "Activation", config: { activation: "silu" } },
+        { class_name: "Dropout", config: { rate: 0.5 } },
+        { class_name: "Dense", config: { units: 1, activation: "sigmoid", kernel_initializer: "he_normal" } },
+      ],
+    });
+    expect(model.outputs[0].shape).toEqual([null, 1]);
+    // Keras defaults that differ from tfjs's were applied.
+    const lstm = model.layers.find((layer) => layer.getClassName() === "LSTM")!.getConfig();
+    expect(lstm.recurrentActivation).toBe("sigmoid");
+    // Glorot uniform, which tfjs serializes as its VarianceScaling form (tfjs's own default is Glorot normal).
+    expect(lstm.kernelInitializer).toMatchObject({
+      config: { scale: 1, mode: "fanAvg", distribution: "uniform" },
+    });
+  });
+
+  it("refuses an unsupported layer with its path and the supported list", async () => {
+    const error = await specError(
+      buildModel(tf, {
+        layers: [
+          { class_name: "Dense", config: { units: 4, input_shape: [2] } },
+          { class_name: "Dense", config: { units: 4 } },
+          { class_name: "Lambda", config: { function: "lambda x: x" } },
+        ],
+      }),
+    );
+    expect(error.issues).toHaveLength(1);
+    expect(error.issues[0].path).toBe("/model/layers/2/class_name");
+    expect(error.issues[0].message).toMatch(/^unsupported layer "Lambda"; supported: .*Dense.*LSTM/);
+  });
+
+  it("reports every bad config key, activation and Keras option tfjs lacks, at once", () => {
+    const issues = checkModel({
+      layers: [
+        { class_name: "Dense", config: { units: 4, input_shape: [2], activation: "leaky_relu", unitz: 3 } },
+        { class_name: "Conv1D", config: { filters: 2, kernel_size: 1, groups: 2 } },
+        { class_name: "GRU", config: { units: 2 } },
+      ],
+    });
+    expect(issues.map((issue) => issue.path)).toEqual([
+      "/model/layers/0/config/activation",
+      "/model/layers/0/config/unitz",
+      "/model/layers/1/config/groups",
+      "/model/layers/2/config/reset_after",
+    ]);
+    expect(issues[0].message).toContain('unsupported activation "leaky_relu"');
+    expect(issues[1].message).toContain('unsupported config key "unitz" for Dense');
+    expect(issues[3].message).toContain("set it to false");
+  });
+
+  it("asks for the input shape when the first layer has none", () => {
+    expect(checkModel({ layers: [{ class_name: "Dense", config: { units: 1 } }] })).toEqual([
+      { path: "/model/layers/0/config/input_shape", message: expect.stringContaining("input_shape") },
+    ]);
+  });
+
+  it("turns tfjs shape errors into a SpecError at /model", async () => {
+    const error = await specError(
+      buildModel(tf, {
+        layers: [
+          { class_name: "Dense", config: { units: 4, input_shape: [3] } },
+          { class_name: "Conv2D", config: { filters: 1, kernel_size: 3 } },
+        ],
+      }),
+    );
+    expect(error.issues[0].path).toBe("/model");
+    expect(error.issues[0].message).toMatch(/^the model cannot be built: /);
+  });
+});

@@ -1,0 +1,81 @@
+import type { LayersModel } from "@tensorflow/tfjs";
+import type { Tf } from "./backend";
+import { isObject, type JsonObject, toTfjsLayer } from "./keras-config";
+import { kerasJsonTopology } from "./keras-json";
+import { SpecError, type SpecIssue, throwIfIssues } from "./spec-error";
+
+export interface LayerSpec {
+  class_name: string;
+  config?: Record<string, unknown>;
+}
+
+/** A model as a Keras layer list (a Sequential model) or as Python Keras `model.to_json()` output. */
+export type ModelSpec = { layers: LayerSpec[] } | { keras_json: string | Record<string, unknown> };
+
+const INPUT_SHAPE_KEYS = ["input_shape", "batch_input_shape"];
+
+function layersTopology(layers: unknown, path: string, issues: SpecIssue[]): JsonObject | null {
+  if (!Array.isArray(layers) || layers.length === 0) {
+    issues.push({ path, message: "must be a non-empty list of {class_name, config} layers" });
+    return null;
+  }
+  const built = layers.map((layer, i) =>
+    isObject(layer) ? toTfjsLayer(layer.class_name, layer.config, `${path}/${i}`, issues) : null,
+  );
+  const first = built[0];
+  const hasShape =
+    first !== null &&
+    (first.class_name === "InputLayer" ||
+      INPUT_SHAPE_KEYS.some((key) => key in first.config) ||
+      (first.class_name === "Dense" && "input_dim" in first.config));
+  if (first !== null && !hasShape) {
+    issues.push({
+      path: `${path}/0/config/input_shape`,
+      message:
+        "the first layer needs input_shape (the shape of one sample, e.g. [4]) or use an InputLayer first",
+    });
+  }
+  return {
+    class_name: "Sequential",
+    config: { name: "sequential", layers: built as unknown as JsonObject[] },
+  };
+}
+
+function topologyOf(spec: unknown, path: string, issues: SpecIssue[]): JsonObject | null {
+  if (isObject(spec) && "layers" in spec && !("keras_json" in spec)) {
+    return layersTopology(spec.layers, `${path}/layers`, issues);
+  }
+  if (isObject(spec) && "keras_json" in spec && !("layers" in spec)) {
+    return kerasJsonTopology(spec.keras_json, `${path}/keras_json`, issues);
+  }
+  issues.push({ path, message: "give exactly one of `layers` or `keras_json`" });
+  return null;
+}
+
+/**
+ * Every problem that stops the model spec from being built, without loading tfjs: unsupported layers,
+ * config keys, activations, initializers, and broken Keras JSON. Shape errors only show when building.
+ */
+export function checkModel(spec: unknown, path = "/model"): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  topologyOf(spec, path, issues);
+  return issues;
+}
+
+/** Builds the model a spec describes, with fresh weights. Throws SpecError on anything it cannot build. */
+export async function buildModel(tf: Tf, spec: ModelSpec, path = "/model"): Promise<LayersModel> {
+  const issues: SpecIssue[] = [];
+  const topology = topologyOf(spec, path, issues);
+  throwIfIssues(issues);
+  try {
+    return await tf.models.modelFromJSON({ modelTopology: topology as never });
+  } catch (error) {
+    // tfjs's own message names the layer and shapes (e.g. an input of the wrong rank for Conv2D).
+    throw new SpecError([{ path, message: `the model cannot be built: ${(error as Error).message}` }]);
+  }
+}
+
+/** Number of weights (trainable and not) the model holds, for the service's size limit. */
+export function countParams(model: LayersModel): number {
+  return model.countParams();
+}
