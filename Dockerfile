@@ -1,0 +1,77 @@
+# syntax=docker/dockerfile:1
+# Targets: api, worker (CPU: native tfjs-node), worker-gpu (CUDA: tfjs-node-gpu).
+#   docker build --target api -t plateau-api .
+# The processes run from `npm run build` output (dist/api.js, dist/worker.js); node_modules holds the
+# npm dependencies only, production ones. Migrations run from source: node --import tsx libs/db/src/migrate-cli.ts
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+# @tensorflow/tfjs-node-gpu 4.22 is built against libtensorflow 2.9: CUDA 11.2 and cuDNN 8.1.
+ARG CUDA_IMAGE=nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04
+
+FROM ${NODE_IMAGE} AS base
+WORKDIR /app
+
+# Only the package manifests, so the dependency layers below are rebuilt when a manifest changes,
+# not on every source edit.
+FROM base AS manifests
+COPY . /src
+RUN cd /src \
+ && find . -name node_modules -prune -o \( -name package.json -o -name package-lock.json \) -print \
+  | tar -cf - -T - | tar -xf - -C /app
+
+FROM base AS build
+COPY --from=manifests /app ./
+# Scripts are skipped here: the root postinstall (prisma generate) needs the sources copied next.
+RUN npm ci --include=dev --ignore-scripts --no-audit --no-fund
+COPY . .
+RUN node scripts/prisma-generate.mjs && npm run build
+
+FROM base AS prod-deps
+COPY --from=manifests /app ./
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
+
+# The CPU worker adds tfjs-node (native TensorFlow, several times faster than wasm); its install
+# script downloads libtensorflow.
+FROM prod-deps AS worker-deps
+RUN npm install --no-save --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund @tensorflow/tfjs-node@4.22.0 \
+ && npm rebuild @tensorflow/tfjs-node
+
+# The optional dependency tfjs-node-gpu, with its GPU libtensorflow. Downloading needs no GPU.
+FROM base AS gpu-deps
+COPY --from=manifests /app ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm rebuild @tensorflow/tfjs-node-gpu
+
+# What every image holds besides node_modules: the bundles, plus libs/ and prisma/ for migrations.
+FROM base AS app
+ENV NODE_ENV=production
+COPY --from=build /app/package.json ./
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/libs ./libs
+COPY --from=build /app/prisma ./prisma
+
+FROM app AS api
+COPY --from=prod-deps /app/node_modules ./node_modules
+ENV API_HOST=0.0.0.0 API_PORT=8080
+EXPOSE 8080
+USER node
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.API_PORT+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "--enable-source-maps", "dist/api.js"]
+
+FROM app AS worker
+COPY --from=worker-deps /app/node_modules ./node_modules
+USER node
+CMD ["node", "--enable-source-maps", "dist/worker.js"]
+
+FROM ${CUDA_IMAGE} AS worker-gpu
+# Node's official Linux build needs glibc >= 2.28; Ubuntu 20.04 has 2.31.
+COPY --from=base /usr/local/bin/node /usr/local/bin/node
+WORKDIR /app
+ENV NODE_ENV=production
+# Let TensorFlow take GPU memory as it needs it rather than all of it at start-up.
+ENV TF_FORCE_GPU_ALLOW_GROWTH=true
+COPY --from=app /app ./
+COPY --from=gpu-deps /app/node_modules ./node_modules
+USER 1000:1000
+CMD ["node", "--enable-source-maps", "dist/worker.js"]

@@ -1,0 +1,56 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import swagger from "@fastify/swagger";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { Config } from "@plateau/config";
+import { Ajv, type Options as AjvOptions } from "ajv";
+import addFormats from "ajv-formats";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from "fastify";
+import type { Logger } from "pino";
+import { ErrorResponseSchema, installErrorHandling } from "./errors";
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+// Every problem at once, and no silent fixes: unknown properties are errors, not dropped.
+const strictOptions: AjvOptions = { allErrors: true, removeAdditional: false, useDefaults: true };
+// Bodies are JSON, so "50" for a number is a mistake to report. Query strings and path parameters
+// are text by nature and are converted to the schema's types.
+const bodyAjv = addFormats.default(new Ajv({ ...strictOptions, coerceTypes: false }));
+const textAjv = addFormats.default(new Ajv({ ...strictOptions, coerceTypes: "array" }));
+
+/**
+ * Fastify with the conventions every route relies on: pino logs, TypeBox-typed routes validated by
+ * ajv, the OpenAPI document collected from route schemas, and one error shape. Routes are added by
+ * the caller (see server.ts); nothing here touches Postgres, Redis or S3.
+ */
+export async function createApp(config: Pick<Config, "MAX_INLINE_BYTES">, log: Logger): Promise<App> {
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast keeps App's logger type the documented one.
+    loggerInstance: log as FastifyBaseLogger,
+    bodyLimit: config.MAX_INLINE_BYTES,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === "body" ? bodyAjv : textAjv).compile(schema),
+  );
+  installErrorHandling(app);
+  app.addSchema(ErrorResponseSchema);
+  await app.register(swagger, {
+    // Shared schemas appear in the document under their $id (components.schemas.ErrorResponse).
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Plateau",
+        version: "0.1.0",
+        description: "Keras-style training jobs as a service.",
+      },
+    },
+  });
+  app.get("/openapi.json", { schema: { hide: true } }, () => app.swagger());
+  return app;
+}

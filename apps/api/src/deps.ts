@@ -1,0 +1,35 @@
+import type { Config } from "@plateau/config";
+import { createDb, type Db } from "@plateau/db";
+import { createRedis, createTrainingQueue, type TrainingQueue } from "@plateau/queue";
+import { createStorage, type Storage } from "@plateau/storage";
+import type { Redis } from "ioredis";
+import { type Logger, pino } from "pino";
+
+/** Everything the API talks to; any API instance holds its own set and shares nothing else. */
+export interface ApiDeps {
+  config: Config;
+  /** Fastify logs through it too, so start-up, request and shutdown lines share one format. */
+  log: Logger;
+  db: Db;
+  /** For PING and PUBLISH (cancel signals); subscribers need their own connection. */
+  redis: Redis;
+  queue: TrainingQueue;
+  storage: Storage;
+}
+
+/** Creates the clients; none of them fails when its service is down (readiness reports that). */
+export function createDeps(config: Config): ApiDeps {
+  const log = pino({ level: config.LOG_LEVEL, base: { service: "api" } });
+  const redis = createRedis(config, "publisher");
+  const queue = createTrainingQueue(config);
+  // Without a listener, ioredis and BullMQ print every reconnect failure as an unhandled error.
+  redis.on("error", (error) => log.warn({ err: error }, "redis connection error"));
+  queue.on("error", (error) => log.warn({ err: error }, "queue connection error"));
+  return { config, log, db: createDb(config.DATABASE_URL), redis, queue, storage: createStorage(config) };
+}
+
+export async function closeDeps(deps: ApiDeps): Promise<void> {
+  await Promise.allSettled([deps.queue.close(), deps.db.$disconnect()]);
+  deps.redis.disconnect();
+  deps.storage.client.destroy();
+}

@@ -1,0 +1,120 @@
+import type { FastifyError, FastifySchemaValidationError } from "fastify";
+import Type, { type Static } from "typebox";
+import type { App } from "./app";
+
+/**
+ * The one error shape every route answers with. `path` is a JSON pointer into the request body
+ * (`/callbacks/0/factor`); for query-string, path-parameter and header problems it is prefixed with
+ * the part (`/querystring/limit`).
+ */
+export const ErrorDetailSchema = Type.Object({ path: Type.String(), message: Type.String() });
+export const ErrorResponseSchema = Type.Object(
+  {
+    error: Type.String({ description: "Short machine-readable code, e.g. invalid_request, not_found." }),
+    message: Type.String({ description: "What happened and what to do about it." }),
+    details: Type.Array(ErrorDetailSchema),
+  },
+  { $id: "ErrorResponse" },
+);
+export type ErrorDetail = Static<typeof ErrorDetailSchema>;
+export type ErrorResponse = Static<typeof ErrorResponseSchema>;
+
+/** Throw from a handler to answer with the error shape, e.g. `new ApiError(409, "conflict", "...")`. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly details: ErrorDetail[] = [],
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+const CODES: Record<number, string> = {
+  400: "bad_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  406: "not_acceptable",
+  409: "conflict",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+  422: "unprocessable",
+  429: "too_many_requests",
+  503: "unavailable",
+};
+
+/** Installs the error and not-found handlers that give every failure the ErrorResponse shape. */
+export function installErrorHandling(app: App): void {
+  app.setErrorHandler<FastifyError | ApiError>((error, request, reply) => {
+    if (error instanceof ApiError) {
+      return reply.code(error.statusCode).send(body(error.code, error.message, error.details));
+    }
+    if (error.validation) {
+      const details = validationDetails(error.validation, error.validationContext ?? "body");
+      return reply
+        .code(400)
+        .send(
+          body(
+            "invalid_request",
+            `The request ${error.validationContext ?? "body"} is invalid: fix the fields listed in details.`,
+            details,
+          ),
+        );
+    }
+    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    if (status < 500) return reply.code(status).send(body(CODES[status] ?? "bad_request", error.message));
+    request.log.error({ err: error }, "request failed");
+    return reply
+      .code(status)
+      .send(
+        body(
+          CODES[status] ?? "internal_error",
+          `Something went wrong on our side (request id ${request.id}); it has been logged.`,
+        ),
+      );
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send(body("not_found", `There is no route ${request.method} ${request.url.split("?")[0]}.`)),
+  );
+}
+
+function body(error: string, message: string, details: ErrorDetail[] = []): ErrorResponse {
+  return { error, message, details };
+}
+
+/** One detail per problem, pointing at the offending field itself (not its parent object). */
+export function validationDetails(errors: FastifySchemaValidationError[], context: string): ErrorDetail[] {
+  const prefix = context === "body" ? "" : `/${context}`;
+  const seen = new Set<string>();
+  const details: ErrorDetail[] = [];
+  for (const error of errors) {
+    let path = error.instancePath;
+    let message = error.message ?? error.keyword;
+    if (error.keyword === "required") {
+      path += `/${escapePointer(String(error.params.missingProperty))}`;
+      message = "is required";
+    } else if (error.keyword === "additionalProperties") {
+      path += `/${escapePointer(String(error.params.additionalProperty))}`;
+      message = "is not a known property";
+    }
+    const detail = { path: prefix + path, message };
+    const key = `${detail.path}\n${detail.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      details.push(detail);
+    }
+  }
+  return details;
+}
+
+// RFC 6901: "~" and "/" inside a property name.
+function escapePointer(segment: string): string {
+  return segment.replaceAll("~", "~0").replaceAll("/", "~1");
+}
