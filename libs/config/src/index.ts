@@ -23,6 +23,11 @@ export const ConfigSchema = Type.Object({
     default: "http://127.0.0.1:4569",
     description: "S3-compatible endpoint (MinIO, s3rver, AWS). Empty for AWS's default endpoint.",
   }),
+  S3_PUBLIC_ENDPOINT: Type.String({
+    default: "",
+    description:
+      "S3 endpoint that clients reach, used in presigned URLs (e.g. http://localhost:9000 when S3_ENDPOINT is a compose-internal host). Empty: S3_ENDPOINT.",
+  }),
   S3_REGION: Type.String({ default: "us-east-1", description: "S3 region." }),
   S3_BUCKET: Type.String({
     default: "plateau",
@@ -47,10 +52,10 @@ export const ConfigSchema = Type.Object({
     default: "",
     description: "Base URL clients reach the API at, used in model_url. Empty: derived from the request.",
   }),
-  LOG_LEVEL: Type.Union(
-    ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((level) => Type.Literal(level)),
-    { default: "info", description: "pino log level." },
-  ),
+  LOG_LEVEL: Type.Enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+    default: "info",
+    description: "pino log level.",
+  }),
   READY_TIMEOUT_MS: Type.Integer({
     default: 1000,
     minimum: 1,
@@ -61,13 +66,10 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     description: "Jobs one worker process trains at once (one per GPU in production).",
   }),
-  TFJS_BACKEND: Type.Union(
-    ["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"].map((name) => Type.Literal(name)),
-    {
-      default: "auto",
-      description: "tfjs backend; auto picks the fastest that loads: tfjs-node-gpu, tfjs-node, wasm, cpu.",
-    },
-  ),
+  TFJS_BACKEND: Type.Enum(["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"], {
+    default: "auto",
+    description: "tfjs backend; auto picks the fastest that loads: tfjs-node-gpu, tfjs-node, wasm, cpu.",
+  }),
   BATCH_METRICS_EVERY: Type.Integer({
     default: 10,
     minimum: 1,

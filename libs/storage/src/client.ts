@@ -4,6 +4,8 @@ import type { Config } from "@plateau/config";
 /** The S3 client and the one bucket Plateau keeps everything in. The caller ends it with `destroy`. */
 export interface Storage {
   client: S3Client;
+  /** Signs URLs for clients: same credentials, but the endpoint they can reach (S3_PUBLIC_ENDPOINT). */
+  presigner: S3Client;
   bucket: string;
   /** Lifetime of presigned URLs, in seconds. */
   presignTtlSeconds: number;
@@ -12,6 +14,7 @@ export interface Storage {
 type StorageConfig = Pick<
   Config,
   | "S3_ENDPOINT"
+  | "S3_PUBLIC_ENDPOINT"
   | "S3_REGION"
   | "S3_BUCKET"
   | "S3_ACCESS_KEY_ID"
@@ -21,9 +24,15 @@ type StorageConfig = Pick<
 >;
 
 export function createStorage(config: StorageConfig): Storage {
-  const client = new S3Client({
+  const client = s3Client(config, config.S3_ENDPOINT);
+  const presigner = config.S3_PUBLIC_ENDPOINT ? s3Client(config, config.S3_PUBLIC_ENDPOINT) : client;
+  return { client, presigner, bucket: config.S3_BUCKET, presignTtlSeconds: config.PRESIGN_TTL_SECONDS };
+}
+
+function s3Client(config: StorageConfig, endpoint: string): S3Client {
+  return new S3Client({
     // An empty endpoint means AWS itself, resolved from the region.
-    endpoint: config.S3_ENDPOINT || undefined,
+    endpoint: endpoint || undefined,
     region: config.S3_REGION,
     forcePathStyle: config.S3_FORCE_PATH_STYLE,
     credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY },
@@ -32,7 +41,6 @@ export function createStorage(config: StorageConfig): Storage {
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });
-  return { client, bucket: config.S3_BUCKET, presignTtlSeconds: config.PRESIGN_TTL_SECONDS };
 }
 
 /** Creates the bucket unless it exists already (safe to call from every process at start-up). */

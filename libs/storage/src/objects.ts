@@ -127,7 +127,7 @@ export async function presignGet(
   ttlSeconds = storage.presignTtlSeconds,
 ): Promise<PresignedUrl> {
   const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
-  const url = await getSignedUrl(storage.client, new GetObjectCommand({ Bucket: storage.bucket, Key: key }), {
+  const url = await getSignedUrl(storage.presigner, new GetObjectCommand({ Bucket: storage.bucket, Key: key }), {
     expiresIn: ttlSeconds,
   });
   return { url, expiresAt };

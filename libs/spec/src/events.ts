@@ -1,0 +1,71 @@
+import Type, { type Static } from "typebox";
+
+/**
+ * A job's history is one ordered stream of events with a per-job `seq` (DESIGN.md). These are the
+ * types and payloads, shared by the worker that writes them, the API that serves them (metrics, SSE)
+ * and the Redis messages that carry them live.
+ */
+export const EventType = Type.Enum(["status", "epoch_end", "batch_end", "callback", "checkpoint"], {
+  description:
+    "status: lifecycle change; epoch_end / batch_end: metrics (batch_end is sampled); callback: a callback's decision; checkpoint: an artifact saved to S3.",
+});
+export type EventType = Static<typeof EventType>;
+
+export const JobStatus = Type.Enum(["queued", "running", "succeeded", "failed", "cancelled"]);
+export type JobStatus = Static<typeof JobStatus>;
+export const StopReason = Type.Enum(["completed", "early_stopping", "nan_loss", "user_cancel", "error"]);
+export type StopReason = Static<typeof StopReason>;
+
+export const Logs = Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()]), {
+  description: "Keras logs as tfjs reports them (loss, acc, val_loss, val_acc, …) plus learning_rate.",
+});
+
+export const StatusData = Type.Object({
+  status: JobStatus,
+  stop_reason: Type.Optional(StopReason),
+  error: Type.Optional(Type.String()),
+  backend: Type.Optional(Type.String()),
+  worker: Type.Optional(Type.String()),
+  details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export const MetricsData = Type.Object({ logs: Logs });
+export const CallbackData = Type.Object({
+  callback: Type.String({ description: "Keras class name of the callback that decided." }),
+  action: Type.String({
+    description: "reduce_lr, early_stop, restore_best_weights, nan, checkpoint, set_lr, …",
+  }),
+  details: Type.Record(Type.String(), Type.Unknown()),
+});
+export const CheckpointData = Type.Object({
+  id: Type.String(),
+  name: Type.String({ description: "The formatted ModelCheckpoint filepath." }),
+  monitor: Type.Union([Type.String(), Type.Null()]),
+  value: Type.Union([Type.Number(), Type.Null()]),
+  is_best: Type.Boolean(),
+  weights_only: Type.Boolean(),
+  size_bytes: Type.Integer(),
+});
+
+export type StatusData = Static<typeof StatusData>;
+export type MetricsData = Static<typeof MetricsData>;
+export type CallbackData = Static<typeof CallbackData>;
+export type CheckpointData = Static<typeof CheckpointData>;
+
+export interface EventDataByType {
+  status: StatusData;
+  epoch_end: MetricsData;
+  batch_end: MetricsData;
+  callback: CallbackData;
+  checkpoint: CheckpointData;
+}
+
+/** One event as stored (job_events row), published on Redis and sent over SSE. */
+export const JobEvent = Type.Object({
+  seq: Type.Integer({ minimum: 1 }),
+  type: EventType,
+  epoch: Type.Union([Type.Integer(), Type.Null()], { description: "0-based epoch, as Keras passes it." }),
+  batch: Type.Union([Type.Integer(), Type.Null()]),
+  data: Type.Record(Type.String(), Type.Unknown()),
+  time: Type.String({ format: "date-time" }),
+});
+export type JobEvent = Static<typeof JobEvent>;

@@ -1,0 +1,3 @@
+export * from "./events";
+export { type JobSpec, JobSpecSchema } from "./job-spec";
+export { type Limits, type Validation, validateJobSpec } from "./validate";

@@ -1,0 +1,115 @@
+import { selectBackend, type Tf } from "@plateau/training";
+import { beforeAll, describe, expect, it } from "vitest";
+import { validateJobSpec } from "./validate";
+
+const limits = { MAX_EPOCHS: 100, MAX_PARAMS: 10_000 };
+let tf: Tf;
+beforeAll(async () => {
+  tf = (await selectBackend("cpu")).tf;
+});
+
+/** The issue's example job: Keras's callback guide transcribed. */
+function example(): Record<string, unknown> {
+  return {
+    name: "iris-plateau",
+    model: {
+      layers: [
+        { class_name: "Dense", config: { units: 64, activation: "relu", input_shape: [4] } },
+        { class_name: "Dense", config: { units: 3, activation: "softmax" } },
+      ],
+    },
+    compile: {
+      optimizer: { name: "adam", learning_rate: 0.01 },
+      loss: "sparse_categorical_crossentropy",
+      metrics: ["accuracy"],
+    },
+    data: { source: "builtin", name: "iris" },
+    fit: { epochs: 50, batch_size: 16, validation_split: 0.2, shuffle: true },
+    callbacks: [
+      { type: "ReduceLROnPlateau", monitor: "val_loss", factor: 0.2, patience: 5, min_lr: 0.001 },
+      { type: "EarlyStopping", monitor: "loss", patience: 5 },
+      {
+        type: "ModelCheckpoint",
+        monitor: "val_acc",
+        mode: "max",
+        save_best_only: true,
+        save_weights_only: true,
+      },
+    ],
+  };
+}
+
+describe("validateJobSpec", () => {
+  it("accepts the example and returns the effective spec with Keras defaults and TerminateOnNaN", async () => {
+    const result = await validateJobSpec(example(), limits, tf);
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    expect(result.params).toBe(4 * 64 + 64 + 64 * 3 + 3);
+    expect(result.spec.callbacks?.map((c) => c.type)).toEqual([
+      "ReduceLROnPlateau",
+      "EarlyStopping",
+      "ModelCheckpoint",
+      "TerminateOnNaN",
+    ]);
+    expect(result.spec.callbacks?.[0]).toMatchObject({
+      factor: 0.2,
+      cooldown: 0,
+      min_delta: 1e-4,
+      mode: "auto",
+    });
+    expect(result.spec.callbacks?.[2]).toMatchObject({ filepath: "epoch-{epoch:04d}", save_freq: "epoch" });
+  });
+
+  it("returns every problem at once, each with its JSON path", async () => {
+    const spec = example();
+    spec.extra = 1;
+    (spec.fit as Record<string, unknown>).epochs = "50";
+    spec.callbacks = [{ type: "ReduceLROnPlateau", factor: 1.5, paitence: 3 }, { type: "MyCallback" }];
+    const result = await validateJobSpec(spec, limits, tf);
+    expect(result.ok).toBe(false);
+    const paths = !result.ok ? result.issues.map((i) => i.path).sort() : [];
+    expect(paths).toEqual([
+      "/callbacks/0/factor",
+      "/callbacks/0/paitence",
+      "/callbacks/1/type",
+      "/extra",
+      "/fit/epochs",
+    ]);
+  });
+
+  it("rejects a monitor the job never logs, saying how to get it", async () => {
+    const spec = example();
+    spec.fit = { epochs: 5 };
+    const result = await validateJobSpec(spec, limits, tf);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.issues.map((i) => i.path)).toEqual(["/callbacks/0/monitor", "/callbacks/2/monitor"]);
+    expect(result.issues[0].message).toContain("add fit.validation_split or data.validation");
+  });
+
+  it("accepts accuracy where tfjs logs acc", async () => {
+    const spec = example();
+    (spec.callbacks as Record<string, unknown>[])[2].monitor = "val_accuracy";
+    expect((await validateJobSpec(spec, limits, tf)).ok).toBe(true);
+  });
+
+  it("enforces the service's limits", async () => {
+    const spec = example();
+    (spec.fit as Record<string, unknown>).epochs = 101;
+    const tooLong = await validateJobSpec(spec, limits, tf);
+    expect(!tooLong.ok && tooLong.issues).toEqual([
+      { path: "/fit/epochs", message: "must be <= 100 (this service's MAX_EPOCHS)" },
+    ]);
+    const big = await validateJobSpec(example(), { MAX_EPOCHS: 100, MAX_PARAMS: 100 }, tf);
+    expect(!big.ok && big.issues[0]).toMatchObject({
+      path: "/model",
+      message: expect.stringContaining("515 parameters"),
+    });
+  });
+
+  it("names an unsupported layer by its path", async () => {
+    const spec = example();
+    (spec.model as { layers: unknown[] }).layers.push({ class_name: "Lambda", config: {} });
+    const result = await validateJobSpec(spec, limits, tf);
+    expect(!result.ok && result.issues[0].path).toBe("/model/layers/2/class_name");
+  });
+});
