@@ -191,8 +191,8 @@ describe("LearningRateScheduler spec validation", () => {
         gamma: 1,
       }),
     ).toEqual([
-      { path: "/1/schedule/gamma", message: expect.stringContaining("unknown option 'gamma'") },
       { path: "/1/schedule/decay_steps", message: "must be > 0" },
+      { path: "/1/schedule/gamma", message: expect.stringContaining("unknown option 'gamma'") },
     ]);
     expect(check({ name: "step_decay", drop: 0.5 })).toEqual([
       { path: "/1/schedule/initial_learning_rate", message: "is required" },

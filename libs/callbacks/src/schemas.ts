@@ -2,6 +2,8 @@
  * JSON schemas of the callback options and their validation. Free of tfjs, so the API can validate job
  * specs and publish OpenAPI without loading TensorFlow (import `@plateau/callbacks/schemas`).
  */
+
+import { schemaIssues } from "@plateau/validation";
 import Type, { type Static, type TSchema } from "typebox";
 import Value from "typebox/value";
 import { type Mode, resolveDirection } from "./monitor";
@@ -158,7 +160,7 @@ export const callbackSchemas: Record<string, CallbackSchema> = {
   LearningRateScheduler: {
     options: LearningRateSchedulerOptions,
     check: (options) =>
-      scheduleOptionIssues(options.schedule, schemaIssues).map((i) => ({
+      scheduleOptionIssues(options.schedule, optionIssues).map((i) => ({
         path: `/schedule${i.path}`,
         message: i.message,
       })),
@@ -190,7 +192,7 @@ export function checkOptions(
       issues: [{ path: "/type", message: `unknown callback type '${type}'; known: ${known}` }],
     };
   }
-  const issues = schemaIssues(entry.options, options);
+  const issues = optionIssues(entry.options, options);
   const filled = Value.Default(entry.options, structuredClone(options)) as Record<string, unknown>;
   const reported = new Set(issues.map((issue) => issue.path));
   for (const issue of entry.check?.(filled) ?? []) if (!reported.has(issue.path)) issues.push(issue);
@@ -222,45 +224,4 @@ export function validateCallbackSpecs(specs: unknown): SpecIssue[] {
   });
 }
 
-function schemaIssues(schema: TSchema, value: unknown): SpecIssue[] {
-  const errors = [...Value.Errors(schema, value)];
-  // A union reports one error per alternative; say once what the alternatives are instead.
-  const unionPaths = new Set(errors.filter((e) => e.keyword === "anyOf").map((e) => e.instancePath));
-  const issues: SpecIssue[] = [];
-  for (const error of errors) {
-    const path = error.instancePath;
-    if (error.keyword === "anyOf") {
-      issues.push({ path, message: `must be ${describe(schemaAt(schema, error.schemaPath))}` });
-    } else if (unionPaths.has(path) || error.keyword === "additionalProperties") {
-      // Covered by the union's own message, or by the per-option "boolean" errors.
-    } else if (error.keyword === "boolean") {
-      const allowed = Object.keys((schema as { properties: object }).properties).join(", ");
-      issues.push({ path, message: `unknown option '${path.slice(1)}'; allowed: ${allowed}` });
-    } else if (error.keyword === "required") {
-      for (const name of (error.params as { requiredProperties: string[] }).requiredProperties) {
-        issues.push({ path: `${path}/${name}`, message: "is required" });
-      }
-    } else {
-      issues.push({ path, message: error.message });
-    }
-  }
-  return issues;
-}
-
-function schemaAt(schema: TSchema, pointer: string): TSchema {
-  let node = schema as Record<string, unknown>;
-  for (const key of pointer.replace(/^#\/?/, "").split("/").filter(Boolean)) {
-    node = node[key] as Record<string, unknown>;
-  }
-  return node as TSchema;
-}
-
-function describe(schema: TSchema): string {
-  const s = schema as Record<string, unknown>;
-  if (Array.isArray(s.anyOf)) return (s.anyOf as TSchema[]).map(describe).join(" or ");
-  if ("const" in s) return JSON.stringify(s.const);
-  const bound = typeof s.minimum === "number" ? ` >= ${s.minimum}` : "";
-  if (s.type === "integer") return `an integer${bound}`;
-  if (s.type === "number") return `a number${bound}`;
-  return String(s.type);
-}
+const optionIssues = (schema: TSchema, value: unknown) => schemaIssues(schema, value, { field: "option" });

@@ -21,16 +21,18 @@ describe("validateCallbackSpecs", () => {
       { type: "CSVLogger" },
     ]);
     expect(issues.map((i) => i.path)).toEqual([
-      "/1/lr",
       "/1/factor",
       "/1/patience",
+      "/1/lr",
       "/2/save_freq",
       "/2/filepath",
       "/3/type",
       "/4/monitor",
       "/5/filename",
     ]);
-    expect(issues.find((i) => i.path === "/2/save_freq")?.message).toBe('must be "epoch" or an integer >= 1');
+    expect(issues.find((i) => i.path === "/2/save_freq")?.message).toBe(
+      'must be "epoch" or an integer >= 1 (got "batch")',
+    );
     expect(issues.find((i) => i.path === "/4/monitor")?.message).toMatch(/mode: "min"/);
   });
 

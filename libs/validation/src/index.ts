@@ -15,16 +15,27 @@ type Node = Record<string, unknown>;
  * its literal fields (`source`, `name`, `type`…), so `{"source": "inline", "y": "a"}` yields
  * `/y: must be an array`, not a screenful of "must be equal to constant".
  */
-export function schemaIssues(schema: TSchema, value: unknown, path = ""): Issue[] {
+export function schemaIssues(schema: TSchema, value: unknown, options: IssueOptions = {}): Issue[] {
+  return issuesAt(schema, value, options.path ?? "", options.field ?? "field");
+}
+
+export interface IssueOptions {
+  /** Prefix of every reported path. */
+  path?: string;
+  /** What a property is called in messages ("unknown option 'x'" reads better for callback options). */
+  field?: string;
+}
+
+function issuesAt(schema: TSchema, value: unknown, path: string, field: string): Issue[] {
   if (Value.Check(schema, value)) return [];
   const node = schema as Node;
-  if (Array.isArray(node.anyOf)) return unionIssues(node.anyOf as TSchema[], value, path);
-  if (node.type === "object" && isPlainObject(value)) return objectIssues(node, value, path);
-  if (node.type === "array" && Array.isArray(value)) return arrayIssues(node, value, path);
+  if (Array.isArray(node.anyOf)) return unionIssues(node.anyOf as TSchema[], value, path, field);
+  if (node.type === "object" && isPlainObject(value)) return objectIssues(node, value, path, field);
+  if (node.type === "array" && Array.isArray(value)) return arrayIssues(node, value, path, field);
   return [{ path, message: leafMessage(schema, value) }];
 }
 
-function objectIssues(node: Node, value: Record<string, unknown>, path: string): Issue[] {
+function objectIssues(node: Node, value: Record<string, unknown>, path: string, field: string): Issue[] {
   const properties = (node.properties ?? {}) as Record<string, TSchema>;
   const patterns = Object.entries((node.patternProperties ?? {}) as Record<string, TSchema>);
   const issues: Issue[] = [];
@@ -34,30 +45,32 @@ function objectIssues(node: Node, value: Record<string, unknown>, path: string):
   for (const [name, item] of Object.entries(value)) {
     const at = `${path}/${pointerToken(name)}`;
     const pattern = patterns.find(([regex]) => new RegExp(regex).test(name));
-    if (name in properties) issues.push(...schemaIssues(properties[name], item, at));
-    else if (pattern) issues.push(...schemaIssues(pattern[1], item, at));
+    if (name in properties) issues.push(...issuesAt(properties[name], item, at, field));
+    else if (pattern) issues.push(...issuesAt(pattern[1], item, at, field));
     else if (node.additionalProperties === false) {
       const allowed = Object.keys(properties);
       const hint = allowed.length > 0 ? `; allowed: ${allowed.join(", ")}` : "";
-      issues.push({ path: at, message: `unknown field '${name}'${hint}` });
+      issues.push({ path: at, message: `unknown ${field} '${name}'${hint}` });
     }
   }
   return issues.length > 0 ? issues : [{ path, message: leafMessage(node as TSchema, value) }];
 }
 
-function arrayIssues(node: Node, value: unknown[], path: string): Issue[] {
+function arrayIssues(node: Node, value: unknown[], path: string, field: string): Issue[] {
   const items = node.items as TSchema | undefined;
-  const issues = items ? value.flatMap((item, index) => schemaIssues(items, item, `${path}/${index}`)) : [];
+  const issues = items
+    ? value.flatMap((item, index) => issuesAt(items, item, `${path}/${index}`, field))
+    : [];
   return issues.length > 0 ? issues : [{ path, message: leafMessage(node as TSchema, value) }];
 }
 
-function unionIssues(variants: TSchema[], value: unknown, path: string): Issue[] {
+function unionIssues(variants: TSchema[], value: unknown, path: string, field: string): Issue[] {
   if (!isPlainObject(value) || !variants.some((v) => (v as Node).type === "object")) {
-    return [{ path, message: `must be ${describe({ anyOf: variants })}` }];
+    return [{ path, message: `must be ${describe({ anyOf: variants })} (got ${preview(value)})` }];
   }
   const candidates = variants.filter((v) => matchesDiscriminators(v as Node, value));
   if (candidates.length === 0) return [discriminatorIssue(variants, value, path)];
-  const ranked = candidates.map((v) => schemaIssues(v, value, path)).sort((a, b) => a.length - b.length);
+  const ranked = candidates.map((v) => issuesAt(v, value, path, field)).sort((a, b) => a.length - b.length);
   return ranked[0];
 }
 
