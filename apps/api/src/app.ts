@@ -1,10 +1,16 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import sse from "@fastify/sse";
 import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Config } from "@plateau/config";
 import { Ajv, type Options as AjvOptions } from "ajv";
 import addFormats from "ajv-formats";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifySchemaCompiler,
+  type RawServerDefault,
+} from "fastify";
 import type { Logger } from "pino";
 import { ErrorResponseSchema, installErrorHandling } from "./errors";
 
@@ -23,6 +29,19 @@ const strictOptions: AjvOptions = { allErrors: true, removeAdditional: false, us
 const bodyAjv = addFormats.default(new Ajv({ ...strictOptions, coerceTypes: false }));
 const textAjv = addFormats.default(new Ajv({ ...strictOptions, coerceTypes: "array" }));
 
+const compileSchema: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
+  (httpPart === "body" ? bodyAjv : textAjv).compile(schema);
+
+/**
+ * Route-level compiler for a body whose schema documents it (OpenAPI) while the handler checks it:
+ * a job spec, whose semantic problems must arrive together with the schema ones, or a streamed upload.
+ * Parameters, query strings and headers are still validated here.
+ */
+export const bodyCheckedByHandler: FastifySchemaCompiler<unknown> = (route) =>
+  route.httpPart === "body" ? (value) => ({ value }) : compileSchema(route);
+
+const SSE_HEARTBEAT_MS = 15_000;
+
 /**
  * Fastify with the conventions every route relies on: pino logs, TypeBox-typed routes validated by
  * ajv, the OpenAPI document collected from route schemas, and one error shape. Routes are added by
@@ -34,9 +53,7 @@ export async function createApp(config: Pick<Config, "MAX_INLINE_BYTES">, log: L
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: config.MAX_INLINE_BYTES,
   }).withTypeProvider<TypeBoxTypeProvider>();
-  app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === "body" ? bodyAjv : textAjv).compile(schema),
-  );
+  app.setValidatorCompiler(compileSchema);
   installErrorHandling(app);
   app.addSchema(ErrorResponseSchema);
   await app.register(swagger, {
@@ -51,6 +68,9 @@ export async function createApp(config: Pick<Config, "MAX_INLINE_BYTES">, log: L
       },
     },
   });
+  // Before any route: the plugin wraps the handlers of routes declared with `sse`. Heartbeat comments
+  // keep proxies from closing a stream that is quiet between epochs.
+  await app.register(sse, { heartbeatInterval: SSE_HEARTBEAT_MS });
   app.get("/openapi.json", { schema: { hide: true } }, () => app.swagger());
   return app;
 }

@@ -4,6 +4,7 @@ import { createRedis, createTrainingQueue, type TrainingQueue } from "@plateau/q
 import { createStorage, type Storage } from "@plateau/storage";
 import type { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
+import { EventHub } from "./event-hub";
 
 /** Everything the API talks to; any API instance holds its own set and shares nothing else. */
 export interface ApiDeps {
@@ -15,6 +16,8 @@ export interface ApiDeps {
   redis: Redis;
   queue: TrainingQueue;
   storage: Storage;
+  /** Live job events from Redis pub/sub, over one subscriber connection shared by all SSE clients. */
+  events: EventHub;
 }
 
 /** Creates the clients; none of them fails when its service is down (readiness reports that). */
@@ -22,14 +25,25 @@ export function createDeps(config: Config): ApiDeps {
   const log = pino({ level: config.LOG_LEVEL, base: { service: "api" } });
   const redis = createRedis(config, "publisher");
   const queue = createTrainingQueue(config);
+  const subscriber = createRedis(config, "subscriber");
   // Without a listener, ioredis and BullMQ print every reconnect failure as an unhandled error.
   redis.on("error", (error) => log.warn({ err: error }, "redis connection error"));
   queue.on("error", (error) => log.warn({ err: error }, "queue connection error"));
-  return { config, log, db: createDb(config.DATABASE_URL), redis, queue, storage: createStorage(config) };
+  subscriber.on("error", (error) => log.warn({ err: error }, "redis subscriber connection error"));
+  return {
+    config,
+    log,
+    db: createDb(config.DATABASE_URL),
+    redis,
+    queue,
+    storage: createStorage(config),
+    events: new EventHub(subscriber),
+  };
 }
 
 export async function closeDeps(deps: ApiDeps): Promise<void> {
   await Promise.allSettled([deps.queue.close(), deps.db.$disconnect()]);
   deps.redis.disconnect();
+  deps.events.close();
   deps.storage.client.destroy();
 }

@@ -78,4 +78,34 @@ describe("health", () => {
     expect(document.paths["/readyz"].get.responses).toHaveProperty("503");
     expect(document.paths).toHaveProperty("/healthz");
   });
+
+  it("documents every job, checkpoint, dataset and callback route from the route schemas", async () => {
+    const app = await start();
+    const document = (await app.inject({ url: "/openapi.json" })).json();
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining([
+        "/v1/jobs",
+        "/v1/jobs/{id}",
+        "/v1/jobs/{id}/cancel",
+        "/v1/jobs/{id}/metrics",
+        "/v1/jobs/{id}/events",
+        "/v1/jobs/{id}/checkpoints",
+        "/v1/jobs/{id}/checkpoints/best",
+        "/v1/jobs/{id}/checkpoints/{checkpoint}/model.json",
+        "/v1/jobs/{id}/checkpoints/{checkpoint}/{file}",
+        "/v1/datasets",
+        "/v1/datasets/{id}",
+        "/v1/callbacks/simulate",
+      ]),
+    );
+    const submit = document.paths["/v1/jobs"].post;
+    const spec = submit.requestBody.content["application/json"].schema;
+    expect(spec.required).toEqual(expect.arrayContaining(["name", "model", "compile", "data", "fit"]));
+    expect(spec.properties.callbacks.type).toBe("array");
+    expect(Object.keys(submit.responses)).toEqual(expect.arrayContaining(["201", "400", "413"]));
+    expect(document.paths["/v1/jobs/{id}/events"].get.responses["200"].content).toHaveProperty(
+      "text/event-stream",
+    );
+    expect(document.paths["/v1/datasets"].post.requestBody.content).toHaveProperty("text/csv");
+  });
 });

@@ -1,7 +1,13 @@
 import { probeBucket } from "@plateau/storage";
 import { type App, createApp } from "./app";
 import type { ApiDeps } from "./deps";
+import { callbackRoutes } from "./routes/callbacks";
+import { checkpointRoutes } from "./routes/checkpoints";
+import { datasetRoutes } from "./routes/datasets";
+import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
+import { jobRoutes } from "./routes/jobs";
+import { metricsRoutes } from "./routes/metrics";
 
 /** The API with all its routes, ready for `listen` (main.ts) or `inject` (tests). */
 export async function buildServer(deps: ApiDeps): Promise<App> {
@@ -14,5 +20,15 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
       s3: (signal) => probeBucket(deps.storage, signal),
     },
   });
+  for (const routes of [
+    jobRoutes,
+    metricsRoutes,
+    eventRoutes,
+    checkpointRoutes,
+    datasetRoutes,
+    callbackRoutes,
+  ]) {
+    await app.register(routes, deps);
+  }
   return app;
 }

@@ -1,0 +1,122 @@
+import { type Db, eventsAfter } from "@plateau/db";
+import type { JobEvent, StatusData } from "@plateau/spec";
+import type { EventHub } from "./event-hub";
+import { toWire } from "./job-events";
+
+/**
+ * batch_end events are sampled for streaming: at most one per this many ms of the job's own clock
+ * (event time, not delivery time), so a replay from Postgres thins out exactly like the live stream.
+ * Every sampled batch row stays available from GET /v1/jobs/:id/metrics?level=batch.
+ */
+export const SSE_BATCH_INTERVAL_MS = 250;
+
+const PAGE = 500;
+const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+
+export interface SseMessage {
+  id?: string;
+  event: string;
+  data: unknown;
+}
+
+export interface JobEventStreamOptions {
+  db: Db;
+  hub: EventHub;
+  channel: string;
+  jobId: string;
+  /** The last seq the client has; 0 for everything. */
+  after: number;
+  send: (message: SseMessage) => Promise<void>;
+  /** Aborts when the client goes away or the server shuts down. */
+  signal: AbortSignal;
+  onError: (error: unknown) => void;
+}
+
+/**
+ * Streams a job's events in seq order, each exactly once, from `after` until the terminal status
+ * (then a synthesized `done`). Subscribes to the live channel first, then reads Postgres: since the
+ * worker publishes an event only after persisting it, anything published before the subscription is in
+ * Postgres, and anything after it arrives live. A live event that skips seqs means some were published
+ * before the subscription took effect (or while Redis was away): they are persisted, so Postgres fills
+ * the gap. Resolves when the stream is over.
+ */
+export async function streamJobEvents(options: JobEventStreamOptions): Promise<void> {
+  const { db, jobId, send, signal } = options;
+  let last = options.after;
+  let lastBatchTime = Number.NEGATIVE_INFINITY;
+  let finished = false;
+  let end!: () => void;
+  const ended = new Promise<void>((resolve) => {
+    end = resolve;
+  });
+  const stop = () => {
+    finished = true;
+    end();
+  };
+
+  // One task at a time, in arrival order: backfill and live delivery never interleave.
+  let chain = Promise.resolve();
+  const run = (task: () => Promise<void>) => {
+    chain = chain
+      .then(() => (finished ? undefined : task()))
+      .catch((error) => {
+        options.onError(error);
+        stop();
+      });
+  };
+
+  async function forward(event: JobEvent) {
+    last = event.seq;
+    if (event.type === "batch_end") {
+      const time = Date.parse(event.time);
+      if (time - lastBatchTime < SSE_BATCH_INTERVAL_MS) return;
+      lastBatchTime = time;
+    }
+    await send({ id: String(event.seq), event: event.type, data: event });
+    if (event.type === "status" && TERMINAL.has(String(event.data.status))) await finish(event.data);
+  }
+
+  async function finish(data: Record<string, unknown>) {
+    const { status, stop_reason } = data as StatusData;
+    await send({ event: "done", data: { status, stop_reason: stop_reason ?? null } });
+    stop();
+  }
+
+  async function catchUp() {
+    while (!finished) {
+      const rows = await eventsAfter(db, jobId, last, { limit: PAGE });
+      for (const row of rows) {
+        if (finished) return;
+        await forward(toWire(row));
+      }
+      if (rows.length < PAGE) return;
+    }
+  }
+
+  async function deliver(event: JobEvent) {
+    if (event.seq <= last) return;
+    if (event.seq > last + 1) return catchUp();
+    await forward(event);
+  }
+
+  /** A client resuming after the terminal status (but before `done` reached it) still gets `done`. */
+  async function finishIfOver() {
+    const statuses = await eventsAfter(db, jobId, 0, { limit: PAGE, types: ["status"] });
+    const terminal = statuses.find((row) => TERMINAL.has(String((row.data as StatusData).status)));
+    if (terminal && terminal.seq <= last) await finish(terminal.data as Record<string, unknown>);
+  }
+
+  signal.addEventListener("abort", stop, { once: true });
+  if (signal.aborted) return;
+  const unsubscribe = await options.hub.subscribe(options.channel, {
+    message: (text) => run(() => deliver(JSON.parse(text) as JobEvent)),
+    resync: () => run(catchUp),
+  });
+  try {
+    run(catchUp);
+    run(finishIfOver);
+    await ended;
+  } finally {
+    await unsubscribe();
+  }
+}

@@ -1,0 +1,20 @@
+import { type Db, getJob, type Job } from "@plateau/db";
+import Type from "typebox";
+import { ApiError } from "./errors";
+import { Uuid } from "./schemas";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
+/** Path parameters of every /v1/jobs/:id/... route. */
+export const JobIdParams = Type.Object({ id: Uuid });
+
+/** The job, or a 404 in the error shape every /v1/jobs/:id/... route answers with. */
+export async function findJob(db: Db, id: string): Promise<Job> {
+  const job = await getJob(db, id);
+  if (!job) throw new ApiError(404, "not_found", `There is no job ${id}; list jobs with GET /v1/jobs.`);
+  return job;
+}

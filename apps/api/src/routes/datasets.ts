@@ -1,0 +1,148 @@
+import { randomUUID } from "node:crypto";
+import { type Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { createDataset, type Dataset, getDataset } from "@plateau/db";
+import { datasetKey, deleteKeys, isValidName, uploadObject } from "@plateau/storage";
+import type { TableFormat } from "@plateau/training";
+import Type from "typebox";
+import { bodyCheckedByHandler } from "../app";
+import type { ApiDeps } from "../deps";
+import { ApiError } from "../errors";
+import { DateTime, ErrorRef, Uuid } from "../schemas";
+import { TableSummarizer, TableSummaryError } from "../table-summary";
+
+const FORMATS: Record<string, TableFormat> = {
+  "text/csv": "csv",
+  "application/x-ndjson": "jsonl",
+  "application/jsonl": "jsonl",
+};
+
+const DatasetSchema = Type.Object({
+  id: Uuid,
+  filename: Type.String(),
+  format: Type.Enum(["csv", "jsonl"]),
+  columns: Type.Array(Type.String()),
+  rows: Type.Integer({ description: "Data rows (the CSV header not counted)." }),
+  size_bytes: Type.Integer(),
+  uri: Type.String({ description: "s3://bucket/key of the stored file." }),
+  created_at: DateTime,
+});
+
+/** Upload CSV / JSONL files into the service's S3, for jobs to reference as {source: "dataset", id}. */
+export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db, storage, config }) => {
+  const limit = config.MAX_UPLOAD_BYTES;
+  // The body stays a stream: it goes to S3 as it arrives, never whole in memory.
+  app.addContentTypeParser(Object.keys(FORMATS), (_request, payload, done) => done(null, payload));
+
+  const view = (dataset: Dataset) => ({
+    id: dataset.id,
+    filename: dataset.filename,
+    format: dataset.format as TableFormat,
+    columns: dataset.columns as string[],
+    rows: dataset.rows,
+    size_bytes: Number(dataset.sizeBytes),
+    uri: `s3://${storage.bucket}/${dataset.key}`,
+    created_at: dataset.createdAt.toISOString(),
+  });
+
+  app.post(
+    "/v1/datasets",
+    {
+      schema: {
+        tags: ["datasets"],
+        summary: "Upload a CSV or JSONL file",
+        description:
+          `The raw file is the body, with Content-Type ${Object.keys(FORMATS).join(", ")}; at most ` +
+          `${limit} bytes (MAX_UPLOAD_BYTES). A job then uses {"source": "dataset", "id": ..., "label": ...}.`,
+        consumes: Object.keys(FORMATS),
+        body: Type.String({
+          description: "The file's bytes: CSV with a header row, or one JSON object per line.",
+        }),
+        querystring: Type.Object({
+          filename: Type.String({ minLength: 1, maxLength: 128, description: "e.g. train.csv" }),
+        }),
+        response: { 201: DatasetSchema, 400: ErrorRef, 413: ErrorRef, 415: ErrorRef },
+      },
+      // The body is a stream, checked as it streams.
+      validatorCompiler: bodyCheckedByHandler,
+    },
+    async (request, reply) => {
+      const { filename } = request.query;
+      if (!isValidName(filename)) {
+        const message =
+          "use 1-128 letters, digits, '.', '_', '-', '=' or '+', starting with a letter or digit";
+        throw new ApiError(400, "invalid_request", `Invalid filename: ${message}.`, [
+          { path: "/querystring/filename", message },
+        ]);
+      }
+      const format = FORMATS[String(request.headers["content-type"]).split(";")[0].trim().toLowerCase()];
+      if (Number(request.headers["content-length"]) > limit) throw tooLarge(limit);
+
+      const id = randomUUID();
+      const key = datasetKey(id, filename);
+      const summarizer = new TableSummarizer(format);
+      let size = 0;
+      const tap = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          size += chunk.length;
+          if (size > limit) return callback(tooLarge(limit));
+          try {
+            summarizer.write(chunk);
+          } catch (error) {
+            return callback(error as Error);
+          }
+          callback(null, chunk);
+        },
+      });
+      // Errors of the tap surface through the upload, which reads from it.
+      const piped = pipeline(request.body as unknown as Readable, tap).catch(() => {});
+      let summary: ReturnType<TableSummarizer["end"]>;
+      try {
+        await uploadObject(storage, key, tap, { contentType: request.headers["content-type"] });
+        summary = summarizer.end();
+      } catch (error) {
+        await deleteKeys(storage, [key]).catch(() => {});
+        if (error instanceof TableSummaryError) {
+          throw new ApiError(400, "invalid_dataset", `${filename}: ${error.message}. Nothing was stored.`, [
+            { path: "/body", message: error.message },
+          ]);
+        }
+        throw error;
+      } finally {
+        await piped;
+      }
+      const dataset = await createDataset(db, {
+        id,
+        filename,
+        format,
+        key,
+        sizeBytes: size,
+        columns: summary.columns,
+        rows: summary.rows,
+      });
+      return reply.code(201).send(view(dataset));
+    },
+  );
+
+  app.get(
+    "/v1/datasets/:id",
+    {
+      schema: {
+        tags: ["datasets"],
+        summary: "An uploaded dataset",
+        params: Type.Object({ id: Uuid }),
+        response: { 200: DatasetSchema, 400: ErrorRef, 404: ErrorRef },
+      },
+    },
+    async (request) => {
+      const dataset = await getDataset(db, request.params.id);
+      if (!dataset) throw new ApiError(404, "not_found", `There is no dataset ${request.params.id}.`);
+      return view(dataset);
+    },
+  );
+};
+
+function tooLarge(limit: number): ApiError {
+  return new ApiError(413, "payload_too_large", `The file is larger than ${limit} bytes (MAX_UPLOAD_BYTES).`);
+}

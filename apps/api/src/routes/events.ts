@@ -1,0 +1,80 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { jobEventsChannel } from "@plateau/queue";
+import { JobEvent } from "@plateau/spec";
+import Type from "typebox";
+import type { ApiDeps } from "../deps";
+import { ApiError } from "../errors";
+import { SSE_BATCH_INTERVAL_MS, streamJobEvents } from "../event-stream";
+import { findJob, JobIdParams } from "../job-params";
+import { ErrorRef } from "../schemas";
+
+/** GET /v1/jobs/:id/events: the job's event stream over Server-Sent Events, resumable. */
+export const eventRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db, events, config }) => {
+  // Open streams end when the server closes, so shutdown is not held up and clients reconnect elsewhere.
+  const open = new Set<AbortController>();
+  app.addHook("preClose", async () => {
+    for (const controller of open) controller.abort();
+  });
+
+  app.get(
+    "/v1/jobs/:id/events",
+    {
+      // "manual": always a stream, whatever the Accept header says; errors before the first event
+      // (unknown job, bad Last-Event-ID) still answer in the JSON error shape.
+      sse: "manual",
+      schema: {
+        tags: ["jobs"],
+        summary: "Stream a job's events (Server-Sent Events)",
+        description:
+          "Each event has `id: <seq>`, `event: <type>` (status, epoch_end, batch_end, callback, checkpoint) and " +
+          "the event as JSON data. Resume with the Last-Event-ID header (browsers send it on reconnect) or " +
+          "?after=<seq>: missed events come from Postgres, then live ones, none twice. After the terminal " +
+          `status a \`done\` event {status, stop_reason} ends the stream. batch_end is sampled to at most one per ${SSE_BATCH_INTERVAL_MS} ms ` +
+          "of training time (all sampled rows: GET /metrics?level=batch). Comment lines are heartbeats.",
+        params: JobIdParams,
+        querystring: Type.Object({
+          after: Type.Optional(Type.Integer({ minimum: 0, description: "Start after this seq." })),
+        }),
+        headers: Type.Object({
+          "last-event-id": Type.Optional(
+            Type.String({ pattern: "^[0-9]+$", description: "Takes precedence over ?after." }),
+          ),
+        }),
+        response: {
+          200: {
+            description: "text/event-stream of JobEvent data, ending with `done`.",
+            content: { "text/event-stream": { schema: JobEvent } },
+          },
+          400: ErrorRef,
+          404: ErrorRef,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      await findJob(db, id);
+      const header = request.headers["last-event-id"];
+      const after = header !== undefined ? Number(header) : (request.query.after ?? 0);
+      if (!Number.isSafeInteger(after)) {
+        throw new ApiError(400, "invalid_request", "Last-Event-ID is not an event id of this stream.");
+      }
+      const controller = new AbortController();
+      open.add(controller);
+      reply.sse.onClose(() => controller.abort());
+      try {
+        await streamJobEvents({
+          db,
+          hub: events,
+          channel: jobEventsChannel(config, id),
+          jobId: id,
+          after,
+          signal: controller.signal,
+          send: (message) => reply.sse.send(message),
+          onError: (error) => request.log.warn({ err: error, jobId: id }, "event stream ended early"),
+        });
+      } finally {
+        open.delete(controller);
+      }
+    },
+  );
+};

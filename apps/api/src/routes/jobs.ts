@@ -1,0 +1,219 @@
+import { randomUUID } from "node:crypto";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import {
+  appendEvents,
+  createJob,
+  type Db,
+  getDataset,
+  InvalidCursorError,
+  listJobs,
+  type Prisma,
+  requestCancel,
+} from "@plateau/db";
+import { cancelChannel, enqueueTraining, removeQueued } from "@plateau/queue";
+import { type JobSpec, JobSpecSchema, JobStatus, validateJobSpec } from "@plateau/spec";
+import type { DataSource } from "@plateau/training";
+import Type from "typebox";
+import { bodyCheckedByHandler } from "../app";
+import type { ApiDeps } from "../deps";
+import { ApiError, type ErrorDetail } from "../errors";
+import { appendStatus } from "../job-events";
+import { findJob, isUuid, JobIdParams } from "../job-params";
+import { JobSchema, JobSummarySchema, jobSummary, jobView } from "../job-view";
+import { ErrorRef } from "../schemas";
+import { validationTf } from "../tfjs";
+
+const ListQuery = Type.Object({
+  status: Type.Optional(JobStatus),
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  cursor: Type.Optional(Type.String({ description: "next_cursor of the previous page, unchanged." })),
+});
+
+/** Submit, read, list and cancel training jobs. */
+export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
+  const { db, queue, redis, config } = deps;
+
+  app.post(
+    "/v1/jobs",
+    {
+      schema: {
+        tags: ["jobs"],
+        summary: "Submit a training job",
+        description:
+          "Validates the spec (schema, callbacks, monitors the job would log, model, limits) and queues it. " +
+          "Every problem is reported at once, each with its JSON path; nothing is stored when there is one.",
+        body: JobSpecSchema,
+        response: { 201: JobSchema, 400: ErrorRef, 413: ErrorRef },
+      },
+      // The body schema documents the spec; validateJobSpec checks it, so that schema problems and
+      // semantic ones (a monitor the job never logs, a layer tfjs lacks, limits) arrive in one answer.
+      validatorCompiler: bodyCheckedByHandler,
+    },
+    async (request, reply) => {
+      const body: unknown = request.body;
+      const validation = await validateJobSpec(body, config, await validationTf());
+      const issues = validation.ok ? await datasetIssues(db, validation.spec.data) : validation.issues;
+      if (!validation.ok || issues.length > 0) {
+        throw new ApiError(
+          400,
+          "invalid_spec",
+          `The job spec has ${issues.length} problem${issues.length === 1 ? "" : "s"}: fix the fields listed in details. Nothing was queued.`,
+          issues,
+        );
+      }
+      const { spec } = validation;
+      const id = randomUUID();
+      // The job and its first event commit together: a job is never visible without its history.
+      const job = await db.$transaction(async (tx) => {
+        // The repository functions take a client; an interactive transaction is one with fewer methods.
+        const inTx = tx as unknown as Db;
+        const created = await createJob(inTx, {
+          id,
+          name: spec.name,
+          spec: spec as unknown as Prisma.InputJsonValue,
+          epochs: spec.fit.epochs,
+        });
+        await appendEvents(inTx, [
+          { jobId: id, seq: 1, type: "status", data: { status: "queued" }, createdAt: created.createdAt },
+        ]);
+        return created;
+      });
+      try {
+        await enqueueTraining(queue, id);
+      } catch (error) {
+        // Postgres holds the job as queued; re-enqueueing every queued row the queue lacks is the
+        // reconciler's job, so the submission itself stands.
+        request.log.error(
+          { err: error, jobId: id },
+          "job stored but not enqueued; it waits for reconciliation",
+        );
+      }
+      return reply.code(201).send(jobView(job));
+    },
+  );
+
+  app.get(
+    "/v1/jobs",
+    {
+      schema: {
+        tags: ["jobs"],
+        summary: "List jobs, newest first",
+        querystring: ListQuery,
+        response: {
+          200: Type.Object({
+            items: Type.Array(JobSummarySchema),
+            next_cursor: Type.Union([Type.String(), Type.Null()], {
+              description: "Pass as cursor for the next page; null on the last page.",
+            }),
+          }),
+          400: ErrorRef,
+        },
+      },
+    },
+    async (request) => {
+      const { status, limit, cursor } = request.query;
+      try {
+        const page = await listJobs(db, { status, limit, cursor });
+        return { items: page.items.map(jobSummary), next_cursor: page.nextCursor };
+      } catch (error) {
+        if (!(error instanceof InvalidCursorError)) throw error;
+        throw new ApiError(400, "invalid_cursor", error.message, [
+          { path: "/querystring/cursor", message: "is not a cursor this API returned" },
+        ]);
+      }
+    },
+  );
+
+  app.get(
+    "/v1/jobs/:id",
+    {
+      schema: {
+        tags: ["jobs"],
+        summary: "A job's status, progress and effective spec",
+        params: JobIdParams,
+        response: { 200: JobSchema, 400: ErrorRef, 404: ErrorRef },
+      },
+    },
+    async (request) => jobView(await findJob(db, request.params.id)),
+  );
+
+  app.post(
+    "/v1/jobs/:id/cancel",
+    {
+      schema: {
+        tags: ["jobs"],
+        summary: "Cancel a job",
+        description:
+          "A queued job is removed from the queue and cancelled at once (status cancelled). A running job " +
+          "is stopped by its worker at the next batch end (status stays running until then). A finished job is a 409.",
+        params: JobIdParams,
+        response: {
+          202: Type.Object({ id: Type.String(), status: JobStatus }),
+          400: ErrorRef,
+          404: ErrorRef,
+          409: ErrorRef,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const result = await requestCancel(db, id);
+      switch (result.outcome) {
+        case "not_found":
+          throw new ApiError(404, "not_found", `There is no job ${id}; list jobs with GET /v1/jobs.`);
+        case "already_finished":
+          throw new ApiError(
+            409,
+            "conflict",
+            `Job ${id} has already finished (${result.job.status}, ${result.job.stopReason}); there is nothing to cancel.`,
+          );
+        case "cancelled":
+          // No worker holds it, so the API writes its terminal event.
+          await removeQueued(queue, id);
+          await appendStatus(deps, id, { status: "cancelled", stop_reason: "user_cancel" });
+          break;
+        case "cancel_requested":
+          await redis.publish(cancelChannel(config), id);
+          break;
+      }
+      return reply.code(202).send({ id, status: result.job.status });
+    },
+  );
+};
+
+/**
+ * A `dataset` source must name an uploaded dataset, and its label and feature columns must exist in it:
+ * checked now, with the spec's paths, rather than failing the job on the worker.
+ */
+async function datasetIssues(db: Db, data: JobSpec["data"]): Promise<ErrorDetail[]> {
+  const sources: [string, DataSource][] = [["/data", data]];
+  if (data.validation) sources.push(["/data/validation", data.validation]);
+  const issues: ErrorDetail[] = [];
+  for (const [path, source] of sources) {
+    if (source.source !== "dataset") continue;
+    const dataset = isUuid(source.id) ? await getDataset(db, source.id) : null;
+    if (!dataset) {
+      issues.push({
+        path: `${path}/id`,
+        message: `no dataset ${source.id}; upload one with POST /v1/datasets`,
+      });
+      continue;
+    }
+    const columns = dataset.columns as string[];
+    const named = [
+      ...[source.label]
+        .flat()
+        .map((column, i) => [Array.isArray(source.label) ? `/label/${i}` : "/label", column]),
+      ...(source.features ?? []).map((column, i) => [`/features/${i}`, column]),
+    ];
+    for (const [at, column] of named) {
+      if (!columns.includes(column)) {
+        issues.push({
+          path: `${path}${at}`,
+          message: `column '${column}' is not in dataset ${dataset.filename}; its columns are: ${columns.join(", ")}`,
+        });
+      }
+    }
+  }
+  return issues;
+}
