@@ -1,6 +1,8 @@
 import { hostname } from "node:os";
 import { loadConfig } from "@plateau/config";
-import { createTrainingWorker, TRAINING_QUEUE } from "@plateau/queue";
+import { createDb } from "@plateau/db";
+import { createRedis, createTrainingWorker, TRAINING_QUEUE } from "@plateau/queue";
+import { createStorage, ensureBucket } from "@plateau/storage";
 import { selectBackend } from "@plateau/training";
 import { pino } from "pino";
 import { relayCancels } from "./cancel";
@@ -17,9 +19,14 @@ const log = pino({ level: config.LOG_LEVEL, base: { service: "worker", worker: w
 const backend = await selectBackend(config.TFJS_BACKEND);
 log.info({ backend: backend.name, tried: backend.report }, "tfjs backend selected");
 
-const worker = createTrainingWorker(config, createProcessor({ config, log, backend, workerName }), {
-  name: workerName,
-});
+const db = createDb(config.DATABASE_URL);
+const storage = createStorage(config);
+await ensureBucket(storage);
+const publisher = createRedis(config, "publisher");
+publisher.on("error", (error) => log.warn({ err: error }, "event publisher connection error"));
+
+const processor = createProcessor({ config, log, backend, workerName, db, storage, publisher });
+const worker = createTrainingWorker(config, processor, { name: workerName });
 worker.on("error", (error) => log.warn({ err: error }, "queue connection error"));
 worker.on("failed", (job, error) => log.error({ jobId: job?.id, err: error }, "job attempt failed"));
 const stopRelayingCancels = await relayCancels(config, worker, log);
@@ -42,6 +49,9 @@ async function shutdown(signal: NodeJS.Signals) {
   try {
     await worker.close();
     await stopRelayingCancels();
+    await publisher.quit().catch(() => publisher.disconnect());
+    await db.$disconnect();
+    storage.client.destroy();
     log.info("shut down cleanly");
   } catch (error) {
     log.error({ err: error }, "error during shutdown");

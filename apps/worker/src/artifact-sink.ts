@@ -1,0 +1,158 @@
+import type { ArtifactSink, CheckpointArtifact } from "@plateau/callbacks";
+import { type Db, recordCheckpoint } from "@plateau/db";
+import {
+  checkpointPrefix,
+  fileKey,
+  isValidName,
+  jobPrefix,
+  putObject,
+  type S3SaveResult,
+  type Storage,
+  s3SaveHandler,
+} from "@plateau/storage";
+import { SpecError } from "@plateau/training";
+import type { io, LayersModel } from "@tensorflow/tfjs";
+import type { EventLog } from "./event-log";
+
+export const TOPOLOGY_JSON = "topology.json";
+
+/** Saves not yet uploaded before training waits for them; each holds a copy of the weights. */
+const MAX_PENDING_SAVES = 2;
+
+export interface BestCheckpoint {
+  monitor: string;
+  value: number;
+  epoch: number;
+}
+
+/** ModelCheckpoint's rendered filepath as the checkpoint's folder name: `/` and other unsafe characters → `_`. */
+export function checkpointName(filepath: string): string {
+  const name = filepath.replace(/[^A-Za-z0-9._=+-]/g, "_");
+  if (!isValidName(name)) {
+    throw new SpecError([
+      {
+        path: "/callbacks",
+        message: `ModelCheckpoint filepath rendered to "${filepath}", which cannot name a checkpoint: use 1-128 letters, digits, '.', '_', '-', '=' or '+', starting with a letter or digit`,
+      },
+    ]);
+  }
+  return name;
+}
+
+/**
+ * Where a job's callbacks write: checkpoints as tfjs artifacts under `jobs/<id>/checkpoints/<name>/`
+ * (recorded in Postgres and announced as `checkpoint` events), CSVLogger files under `jobs/<id>/files/`.
+ *
+ * Training does not wait for S3: a save captures the model's artifacts at once (what the callback decided
+ * to save) and uploads them in the background, in order; `drain()` waits for all of it before the job
+ * ends. A write still waiting when a newer one to the same place arrives is dropped, as Keras overwrites
+ * a fixed filepath; training waits only when more than MAX_PENDING_SAVES writes pile up.
+ */
+export class S3ArtifactSink implements ArtifactSink {
+  /** The best checkpoint stored so far (as Keras's save_best_only tracks it), for the job row. */
+  best: BestCheckpoint | null = null;
+  private readonly files = new Map<string, string>();
+  /** The newest write waiting for each key or prefix. */
+  private readonly waiting = new Map<string, () => Promise<void>>();
+  private queue: Promise<void> = Promise.resolve();
+  private pending = 0;
+  private topologyStored = false;
+  private failure: unknown = null;
+
+  constructor(private readonly deps: { storage: Storage; db: Db; jobId: string; events: EventLog }) {}
+
+  async saveModel(model: LayersModel, artifact: CheckpointArtifact): Promise<void> {
+    if (this.failure !== null) throw this.failure;
+    const { storage, jobId } = this.deps;
+    const name = checkpointName(artifact.filepath);
+    let captured: io.ModelArtifacts | undefined;
+    await model.save({
+      save: async (artifacts) => {
+        captured = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+      },
+    });
+    if (artifact.weights_only && !this.topologyStored) {
+      this.topologyStored = true;
+      // A weights-only checkpoint is served with the job's topology, stored once.
+      const key = fileKey(jobPrefix(jobId), TOPOLOGY_JSON);
+      const topology = JSON.stringify(model.toJSON(null, false));
+      this.schedule(key, () => putObject(storage, key, topology, { contentType: "application/json" }));
+    }
+    this.schedule(checkpointPrefix(jobId, name), () => this.upload(name, artifact, captured!));
+    if (this.pending > MAX_PENDING_SAVES) await this.queue;
+  }
+
+  private async upload(
+    name: string,
+    artifact: CheckpointArtifact,
+    artifacts: io.ModelArtifacts,
+  ): Promise<void> {
+    const { storage, db, jobId, events } = this.deps;
+    const handler = s3SaveHandler(storage, checkpointPrefix(jobId, name), {
+      weightsOnly: artifact.weights_only,
+    });
+    const saved = (await handler.save!(artifacts)) as S3SaveResult;
+    const value = artifact.monitor_value;
+    const row = await recordCheckpoint(db, {
+      jobId,
+      name,
+      epoch: artifact.epoch,
+      batch: artifact.batch,
+      monitor: artifact.monitor,
+      value,
+      isBest: artifact.is_best,
+      weightsOnly: artifact.weights_only,
+      sizeBytes: saved.sizeBytes,
+    });
+    if (artifact.is_best && value !== null)
+      this.best = { monitor: artifact.monitor, value, epoch: artifact.epoch };
+    events.append(
+      "checkpoint",
+      {
+        id: row.id,
+        name,
+        monitor: artifact.monitor,
+        value: value !== null && Number.isFinite(value) ? value : null,
+        is_best: artifact.is_best,
+        weights_only: artifact.weights_only,
+        size_bytes: saved.sizeBytes,
+      },
+      { epoch: artifact.epoch, batch: artifact.batch },
+    );
+  }
+
+  /** S3 has no append: the file is kept here and written whole. */
+  async appendText(filename: string, text: string, options: { append: boolean }): Promise<void> {
+    const key = fileKey(`${jobPrefix(this.deps.jobId)}files/`, filename);
+    this.files.set(key, (options.append ? (this.files.get(key) ?? "") : "") + text);
+    this.schedule(key, () =>
+      putObject(this.deps.storage, key, this.files.get(key)!, { contentType: "text/csv" }),
+    );
+  }
+
+  /** Queues a write to `key`, replacing one to the same key that has not started yet. */
+  private schedule(key: string, write: () => Promise<void>): void {
+    const queued = this.waiting.has(key);
+    this.waiting.set(key, write);
+    if (queued) return;
+    this.pending += 1;
+    this.queue = this.queue.then(async () => {
+      const next = this.waiting.get(key)!;
+      this.waiting.delete(key);
+      try {
+        if (this.failure === null) await next();
+      } catch (error) {
+        this.failure ??= error;
+      } finally {
+        this.pending -= 1;
+      }
+    });
+  }
+
+  /** Waits for every save and file write; throws the first that failed. */
+  async drain(): Promise<void> {
+    await this.queue;
+    if (this.failure !== null) throw this.failure;
+  }
+}

@@ -1,0 +1,389 @@
+import { loadConfig } from "@plateau/config";
+import {
+  appendEvents,
+  bestCheckpoint,
+  createDataset,
+  createDb,
+  createJob,
+  eventsAfter,
+  getJob,
+  type JobEvent,
+  listCheckpoints,
+  requestCancel,
+} from "@plateau/db";
+import {
+  cancelChannel,
+  createRedis,
+  createTrainingQueue,
+  createTrainingWorker,
+  enqueueTraining,
+  jobEventsChannel,
+} from "@plateau/queue";
+import { validateJobSpec } from "@plateau/spec";
+import {
+  checkpointPrefix,
+  createStorage,
+  datasetKey,
+  fileKey,
+  getObjectText,
+  jobPrefix,
+  listKeys,
+  putObject,
+  s3LoadHandler,
+} from "@plateau/storage";
+import { loadData, selectBackend } from "@plateau/training";
+import type { Tensor } from "@tensorflow/tfjs";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TOPOLOGY_JSON } from "./artifact-sink";
+import { relayCancels } from "./cancel";
+import { createProcessor } from "./processor";
+
+const base = loadConfig();
+// A queue of our own under the run's prefix, so no other test's worker takes these jobs.
+const config = {
+  ...base,
+  REDIS_PREFIX: `${base.REDIS_PREFIX}-processor`,
+  BATCH_METRICS_EVERY: 2,
+  BATCH_METRICS_INTERVAL_MS: 60_000,
+  EVENT_FLUSH_MS: 50,
+};
+const db = createDb(config.DATABASE_URL);
+const storage = createStorage(config);
+const queue = createTrainingQueue(config);
+const publisher = createRedis(config, "publisher");
+const subscriber = createRedis(config, "subscriber");
+const workerName = "test-worker";
+const backend = await selectBackend(config.TFJS_BACKEND);
+const { tf } = backend;
+const worker = createTrainingWorker(
+  config,
+  createProcessor({
+    config,
+    log: pino({ level: "silent" }),
+    backend,
+    workerName,
+    db,
+    storage,
+    publisher,
+  }),
+  { name: workerName },
+);
+let stopRelay: () => Promise<void>;
+/** Every live message, by channel. */
+const published = new Map<string, { seq: number; type: string }[]>();
+
+beforeAll(async () => {
+  stopRelay = await relayCancels(config, worker, pino({ level: "silent" }));
+  subscriber.on("pmessage", (_pattern, channel, message) => {
+    published.set(channel, [...(published.get(channel) ?? []), JSON.parse(message)]);
+  });
+  await subscriber.psubscribe(`${config.REDIS_PREFIX}:job:*`);
+});
+
+afterAll(async () => {
+  await worker.close(true);
+  await stopRelay();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  publisher.disconnect();
+  subscriber.disconnect();
+  await db.$disconnect();
+  storage.client.destroy();
+});
+
+const irisExample = {
+  name: "iris-plateau",
+  model: {
+    layers: [
+      { class_name: "Dense", config: { units: 64, activation: "relu", input_shape: [4] } },
+      { class_name: "Dense", config: { units: 3, activation: "softmax" } },
+    ],
+  },
+  compile: {
+    optimizer: { name: "adam", learning_rate: 0.01 },
+    loss: "sparse_categorical_crossentropy",
+    metrics: ["accuracy"],
+  },
+  data: { source: "builtin", name: "iris" },
+  fit: { epochs: 50, batch_size: 16, validation_split: 0.2, shuffle: true },
+  callbacks: [
+    { type: "ReduceLROnPlateau", monitor: "val_loss", factor: 0.2, patience: 5, min_lr: 0.001 },
+    { type: "EarlyStopping", monitor: "loss", patience: 5 },
+    { type: "TerminateOnNaN" },
+    {
+      type: "ModelCheckpoint",
+      monitor: "val_acc",
+      mode: "max",
+      save_best_only: true,
+      save_weights_only: true,
+    },
+  ],
+};
+
+/** What the API does on POST /v1/jobs: validate, store the effective spec with its `queued` event, enqueue. */
+async function submit(body: Record<string, unknown>): Promise<string> {
+  const validation = await validateJobSpec(body, config, tf);
+  if (!validation.ok) throw new Error(`invalid test spec: ${JSON.stringify(validation.issues)}`);
+  const job = await createJob(db, {
+    name: validation.spec.name,
+    spec: validation.spec as never,
+    epochs: validation.spec.fit.epochs,
+  });
+  await appendEvents(db, [{ jobId: job.id, seq: 1, type: "status", data: { status: "queued" } }]);
+  await enqueueTraining(queue, job.id);
+  return job.id;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | null | undefined>, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+const finished = (jobId: string) =>
+  until(`job ${jobId} to finish`, async () => {
+    const job = await getJob(db, jobId);
+    return job && ["succeeded", "failed", "cancelled"].includes(job.status) ? job : null;
+  });
+
+/** The job's whole stream once the terminal status event is stored. */
+const allEvents = (jobId: string) =>
+  until(`job ${jobId}'s terminal event`, async () => {
+    const events = await eventsAfter(db, jobId, 0, { limit: 100_000 });
+    const last = events.at(-1);
+    return last?.type === "status" && (last.data as { status: string }).status !== "running" ? events : null;
+  });
+
+const ofType = (events: JobEvent[], type: string) => events.filter((e) => e.type === type);
+const logsOf = (event: JobEvent) => (event.data as { logs: Record<string, number | null> }).logs;
+
+describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
+  it("runs the issue's iris example: ordered metrics with the rate, decisions, checkpoints in S3", async () => {
+    const jobId = await submit({
+      ...irisExample,
+      // A shorter plateau patience, so a reduction happens within a test-sized run.
+      callbacks: [{ ...irisExample.callbacks[0], patience: 2 }, ...irisExample.callbacks.slice(1)],
+    });
+    const job = await finished(jobId);
+    const events = await allEvents(jobId);
+
+    expect(job).toMatchObject({ status: "succeeded", backend: backend.name, worker: workerName });
+    expect(["completed", "early_stopping"]).toContain(job.stopReason);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(
+      events.filter((e) => e.type === "status").map((e) => (e.data as { status: string }).status),
+    ).toEqual(["queued", "running", "succeeded"]);
+    expect(events[1].data).toEqual({ status: "running", backend: backend.name, worker: workerName });
+
+    const epochs = ofType(events, "epoch_end");
+    expect(epochs.map((e) => e.epoch)).toEqual(epochs.map((_, i) => i));
+    expect(epochs.length).toBe(job.epoch! + 1);
+    for (const event of epochs) {
+      expect(Object.keys(logsOf(event)).sort()).toEqual([
+        "acc",
+        "learning_rate",
+        "loss",
+        "val_acc",
+        "val_loss",
+      ]);
+    }
+    // 120 training rows in batches of 16: 8 batches an epoch, every second one recorded.
+    const batches = ofType(events, "batch_end");
+    expect(batches.length).toBe(epochs.length * 4);
+    for (const event of batches) expect(logsOf(event).learning_rate).toBeGreaterThan(0);
+
+    const reductions = ofType(events, "callback").filter(
+      (e) => (e.data as { action: string }).action === "reduce_lr",
+    );
+    expect(reductions.length).toBeGreaterThan(0);
+    for (const reduction of reductions) {
+      const { from, to } = (reduction.data as { details: { from: number; to: number } }).details;
+      expect(logsOf(epochs[reduction.epoch!]).learning_rate).toBe(from);
+      if (reduction.epoch! + 1 < epochs.length)
+        expect(logsOf(epochs[reduction.epoch! + 1]).learning_rate).toBe(to);
+    }
+    expect(job.learningRate).toBe(logsOf(epochs.at(-1)!).learning_rate);
+
+    // save_best_only: a checkpoint exactly at each new maximum of val_acc.
+    const valAcc = epochs.map((e) => logsOf(e).val_acc as number);
+    const records = valAcc.flatMap((v, i) => (valAcc.slice(0, i).every((w) => v > w) ? [i] : []));
+    const checkpoints = await listCheckpoints(db, jobId);
+    expect(checkpoints.map((c) => c.epoch)).toEqual(records);
+    const checkpointEvents = ofType(events, "checkpoint");
+    expect(checkpointEvents.map((e) => (e.data as { id: string }).id)).toEqual(checkpoints.map((c) => c.id));
+    const best = (await bestCheckpoint(db, jobId))!;
+    expect(best).toMatchObject({ epoch: records.at(-1), monitor: "val_acc", weightsOnly: true });
+    expect(job).toMatchObject({ bestMonitor: "val_acc", bestValue: best.value, bestEpoch: best.epoch });
+
+    // The best checkpoint loads from S3 with the job's topology and scores what was recorded for it.
+    const prefix = checkpointPrefix(jobId, best.name);
+    expect((await listKeys(storage, prefix)).some((key) => key.endsWith(".bin"))).toBe(true);
+    const topology = JSON.parse((await getObjectText(storage, fileKey(jobPrefix(jobId), TOPOLOGY_JSON)))!);
+    const model = await tf.loadLayersModel(s3LoadHandler(storage, prefix, { modelTopology: topology }));
+    const { train } = loadData(tf, { source: "builtin", name: "iris" });
+    const [x, y] = [train.x.slice(120), train.y.slice(120)];
+    const predicted = (model.predict(x) as Tensor).argMax(-1);
+    const accuracy = (await predicted.equal(y.cast("int32")).mean().data())[0];
+    expect(accuracy).toBeCloseTo(best.value!, 5);
+
+    // Live fan-out: every event the worker wrote, published in seq order.
+    const live = await until("live events", async () => {
+      const messages = published.get(jobEventsChannel(config, jobId)) ?? [];
+      return messages.length === events.length - 1 ? messages : null;
+    });
+    expect(live.map((m) => m.seq)).toEqual(events.slice(1).map((e) => e.seq));
+  });
+
+  it("ends a diverging job as cancelled/nan_loss at the first non-finite batch; the best checkpoint survives", async () => {
+    // Unnormalized inputs (1…64) and y = 3x: fine at lr 1e-5, diverging once a rule sets 1e6 at epoch 2.
+    const x = Array.from({ length: 64 }, (_, i) => [i + 1]);
+    const jobId = await submit({
+      name: "diverging",
+      model: { layers: [{ class_name: "Dense", config: { units: 1, input_shape: [1] } }] },
+      compile: { optimizer: { name: "sgd", learning_rate: 1e-5 }, loss: "mse" },
+      data: { source: "inline", x, y: x.map(([v]) => 3 * v) },
+      fit: { epochs: 10, batch_size: 8, validation_split: 0.25, shuffle: false },
+      callbacks: [
+        // biome-ignore lint/suspicious/noThenProperty: `then` is the Rule spec's field, never a function.
+        { type: "Rule", on: "epoch_begin", if: "epoch >= 2", then: { set_learning_rate: "1e6" } },
+        { type: "ModelCheckpoint", monitor: "val_loss", save_best_only: true },
+      ],
+    });
+    const job = await finished(jobId);
+    const events = await allEvents(jobId);
+
+    const nan = ofType(events, "callback").find((e) => (e.data as { action: string }).action === "nan")!;
+    expect(job).toMatchObject({
+      status: "cancelled",
+      stopReason: "nan_loss",
+      stopDetails: { epoch: 2, batch: nan.batch },
+    });
+    expect(["NaN", "Infinity", "-Infinity"]).toContain((job.stopDetails as { value: string }).value);
+    expect(nan.epoch).toBe(2);
+    // Training stopped in that batch: nothing was recorded after it.
+    const lastBatch = ofType(events, "batch_end").at(-1)!;
+    expect([lastBatch.epoch, lastBatch.batch! <= nan.batch!]).toEqual([2, true]);
+    expect(Math.max(...ofType(events, "epoch_end").map((e) => e.epoch!))).toBe(2);
+    expect(events.at(-1)!.data).toMatchObject({
+      status: "cancelled",
+      stop_reason: "nan_loss",
+      details: { epoch: 2, batch: nan.batch },
+    });
+
+    const best = (await bestCheckpoint(db, jobId))!;
+    expect(best.epoch).toBeLessThan(2);
+    expect(Number.isFinite(best.value)).toBe(true);
+    const model = await tf.loadLayersModel(s3LoadHandler(storage, checkpointPrefix(jobId, best.name)));
+    const prediction = (await (model.predict(tf.tensor2d([[10]])) as Tensor).data())[0];
+    expect(Number.isFinite(prediction)).toBe(true);
+  });
+
+  it("stops a running job within a batch of its cancel message, as cancelled/user_cancel", async () => {
+    const jobId = await submit({ ...irisExample, name: "long", fit: { ...irisExample.fit, epochs: 1000 } });
+    await until(
+      "a few epochs",
+      async () => (await eventsAfter(db, jobId, 0, { limit: 1000, types: ["epoch_end"] })).length >= 3,
+    );
+    // What the API does on POST /v1/jobs/:id/cancel for a running job.
+    expect((await requestCancel(db, jobId)).outcome).toBe("cancel_requested");
+    const cancelledAt = Date.now();
+    await publisher.publish(cancelChannel(config), jobId);
+    const job = await finished(jobId);
+    const stoppedWithin = Date.now() - cancelledAt;
+
+    expect(job).toMatchObject({ status: "cancelled", stopReason: "user_cancel" });
+    expect(job.stopDetails).toMatchObject({ epoch: job.epoch, batch: expect.any(Number) });
+    // An epoch of iris is 8 batches of milliseconds each; stopping at the next batch end is far below this.
+    expect(stoppedWithin).toBeLessThan(2000);
+    const events = await allEvents(jobId);
+    expect(events.at(-1)!.data).toMatchObject({ status: "cancelled", stop_reason: "user_cancel" });
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+  });
+
+  it("fails jobs whose data or model cannot work with a message naming the fix, and takes the next job", async () => {
+    await putObject(
+      storage,
+      "uploads/flowers.csv",
+      "petal_length,petal_width,kind\n1.4,0.2,setosa\n4.7,1.4,versicolor\n",
+    );
+    const badColumn = await submit({
+      ...irisExample,
+      name: "bad-column",
+      data: { source: "uri", uri: `s3://${storage.bucket}/uploads/flowers.csv`, label: "species" },
+      fit: { epochs: 2 },
+      callbacks: [],
+    });
+    const otherBucket = await submit({
+      ...irisExample,
+      name: "other-bucket",
+      data: { source: "uri", uri: "s3://someone-elses-bucket/train.csv", label: "species" },
+      fit: { epochs: 2 },
+      callbacks: [],
+    });
+    const wrongShape = await submit({
+      ...irisExample,
+      name: "wrong-shape",
+      model: {
+        layers: [{ class_name: "Dense", config: { units: 3, activation: "softmax", input_shape: [3] } }],
+      },
+      fit: { epochs: 2 },
+      callbacks: [],
+    });
+    const datasetId = "0b7f6c1e-2f57-4c43-9a55-0d1f0e5e8a11";
+    const key = datasetKey(datasetId, "iris.jsonl");
+    const rows = loadData(tf, { source: "builtin", name: "iris" }).train;
+    const [xs, ys] = [(await rows.x.array()) as number[][], (await rows.y.array()) as number[]];
+    await putObject(
+      storage,
+      key,
+      xs.map((x, i) => JSON.stringify({ a: x[0], b: x[1], c: x[2], d: x[3], label: ys[i] })).join("\n"),
+    );
+    await createDataset(db, {
+      id: datasetId,
+      filename: "iris.jsonl",
+      format: "jsonl",
+      key,
+      sizeBytes: 1,
+      columns: [],
+      rows: 150,
+    });
+    const next = await submit({
+      ...irisExample,
+      name: "next",
+      data: { source: "dataset", id: datasetId, label: "label" },
+      fit: { epochs: 2, validation_split: 0.2 },
+      callbacks: [],
+    });
+
+    expect(await finished(badColumn)).toMatchObject({
+      status: "failed",
+      stopReason: "error",
+      error: expect.stringMatching(
+        /^\/data\/label: label column 'species' not found; columns are: petal_length, petal_width, kind in s3:\/\//,
+      ),
+    });
+    expect((await finished(otherBucket)).error).toContain(`give s3://${storage.bucket}/<key>`);
+    expect((await finished(wrongShape)).error).toMatch(
+      /^the model does not fit the data: .*shape.* Change the first layer's input_shape/,
+    );
+    for (const jobId of [badColumn, otherBucket, wrongShape]) {
+      const events = await allEvents(jobId);
+      expect(events.at(-1)!.data).toMatchObject({
+        status: "failed",
+        stop_reason: "error",
+        error: expect.any(String),
+      });
+    }
+    expect(await finished(next)).toMatchObject({
+      status: "succeeded",
+      stopReason: "completed",
+      worker: workerName,
+      epoch: 1,
+    });
+  });
+});
