@@ -9,12 +9,11 @@ import {
   type S3SaveResult,
   type Storage,
   s3SaveHandler,
+  topologyKey,
 } from "@plateau/storage";
 import { SpecError } from "@plateau/training";
 import type { io, LayersModel } from "@tensorflow/tfjs";
 import type { EventLog } from "./event-log";
-
-export const TOPOLOGY_JSON = "topology.json";
 
 /** Saves not yet uploaded before training waits for them; each holds a copy of the weights. */
 const MAX_PENDING_SAVES = 2;
@@ -58,11 +57,38 @@ export class S3ArtifactSink implements ArtifactSink {
   private pending = 0;
   private topologyStored = false;
   private failure: unknown = null;
+  /** Why saves stopped, once the weights can no longer be worth keeping. */
+  private haltedBy: "nan_loss" | null = null;
 
   constructor(private readonly deps: { storage: Storage; db: Db; jobId: string; events: EventLog }) {}
 
+  /**
+   * TerminateOnNaN fired: the batch that produced the non-finite loss has already updated the weights.
+   * tfjs skips that epoch's validation, so a save_best_only ModelCheckpoint finds no monitor value at the
+   * epoch end and, as Keras does then, saves anyway; from here on such saves are recorded as skipped.
+   */
+  haltSaves(reason: "nan_loss"): void {
+    this.haltedBy = reason;
+  }
+
+  get halted(): boolean {
+    return this.haltedBy !== null;
+  }
+
   async saveModel(model: LayersModel, artifact: CheckpointArtifact): Promise<void> {
     if (this.failure !== null) throw this.failure;
+    if (this.haltedBy !== null) {
+      this.deps.events.append(
+        "callback",
+        {
+          callback: "ModelCheckpoint",
+          action: "checkpoint_skipped",
+          details: { reason: this.haltedBy, filepath: artifact.filepath },
+        },
+        { epoch: artifact.epoch, batch: artifact.batch },
+      );
+      return;
+    }
     const { storage, jobId } = this.deps;
     const name = checkpointName(artifact.filepath);
     let captured: io.ModelArtifacts | undefined;
@@ -75,7 +101,7 @@ export class S3ArtifactSink implements ArtifactSink {
     if (artifact.weights_only && !this.topologyStored) {
       this.topologyStored = true;
       // A weights-only checkpoint is served with the job's topology, stored once.
-      const key = fileKey(jobPrefix(jobId), TOPOLOGY_JSON);
+      const key = topologyKey(jobId);
       const topology = JSON.stringify(model.toJSON(null, false));
       this.schedule(key, () => putObject(storage, key, topology, { contentType: "application/json" }));
     }

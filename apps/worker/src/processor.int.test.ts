@@ -9,6 +9,7 @@ import {
   getJob,
   type JobEvent,
   listCheckpoints,
+  markRunning,
   requestCancel,
 } from "@plateau/db";
 import {
@@ -20,22 +21,21 @@ import {
   jobEventsChannel,
 } from "@plateau/queue";
 import { validateJobSpec } from "@plateau/spec";
+import { exampleJob } from "@plateau/spec/example";
 import {
   checkpointPrefix,
   createStorage,
   datasetKey,
-  fileKey,
   getObjectText,
-  jobPrefix,
   listKeys,
   putObject,
   s3LoadHandler,
+  topologyKey,
 } from "@plateau/storage";
 import { loadData, selectBackend } from "@plateau/training";
 import type { Tensor } from "@tensorflow/tfjs";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TOPOLOGY_JSON } from "./artifact-sink";
 import { relayCancels } from "./cancel";
 import { createProcessor } from "./processor";
 
@@ -92,37 +92,10 @@ afterAll(async () => {
   storage.client.destroy();
 });
 
-const irisExample = {
-  name: "iris-plateau",
-  model: {
-    layers: [
-      { class_name: "Dense", config: { units: 64, activation: "relu", input_shape: [4] } },
-      { class_name: "Dense", config: { units: 3, activation: "softmax" } },
-    ],
-  },
-  compile: {
-    optimizer: { name: "adam", learning_rate: 0.01 },
-    loss: "sparse_categorical_crossentropy",
-    metrics: ["accuracy"],
-  },
-  data: { source: "builtin", name: "iris" },
-  fit: { epochs: 50, batch_size: 16, validation_split: 0.2, shuffle: true },
-  callbacks: [
-    { type: "ReduceLROnPlateau", monitor: "val_loss", factor: 0.2, patience: 5, min_lr: 0.001 },
-    { type: "EarlyStopping", monitor: "loss", patience: 5 },
-    { type: "TerminateOnNaN" },
-    {
-      type: "ModelCheckpoint",
-      monitor: "val_acc",
-      mode: "max",
-      save_best_only: true,
-      save_weights_only: true,
-    },
-  ],
-};
+const irisExample = exampleJob();
 
-/** What the API does on POST /v1/jobs: validate, store the effective spec with its `queued` event, enqueue. */
-async function submit(body: Record<string, unknown>): Promise<string> {
+/** What the API does on POST /v1/jobs before enqueueing: validate, store the effective spec with its `queued` event. */
+async function store(body: Record<string, unknown>): Promise<string> {
   const validation = await validateJobSpec(body, config, tf);
   if (!validation.ok) throw new Error(`invalid test spec: ${JSON.stringify(validation.issues)}`);
   const job = await createJob(db, {
@@ -131,8 +104,13 @@ async function submit(body: Record<string, unknown>): Promise<string> {
     epochs: validation.spec.fit.epochs,
   });
   await appendEvents(db, [{ jobId: job.id, seq: 1, type: "status", data: { status: "queued" } }]);
-  await enqueueTraining(queue, job.id);
   return job.id;
+}
+
+async function submit(body: Record<string, unknown>): Promise<string> {
+  const jobId = await store(body);
+  await enqueueTraining(queue, jobId);
+  return jobId;
 }
 
 async function until<T>(what: string, probe: () => Promise<T | null | undefined>, timeoutMs = 60_000) {
@@ -223,7 +201,7 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
     // The best checkpoint loads from S3 with the job's topology and scores what was recorded for it.
     const prefix = checkpointPrefix(jobId, best.name);
     expect((await listKeys(storage, prefix)).some((key) => key.endsWith(".bin"))).toBe(true);
-    const topology = JSON.parse((await getObjectText(storage, fileKey(jobPrefix(jobId), TOPOLOGY_JSON)))!);
+    const topology = JSON.parse((await getObjectText(storage, topologyKey(jobId)))!);
     const model = await tf.loadLayersModel(s3LoadHandler(storage, prefix, { modelTopology: topology }));
     const { train } = loadData(tf, { source: "builtin", name: "iris" });
     const [x, y] = [train.x.slice(120), train.y.slice(120)];
@@ -275,12 +253,48 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
       details: { epoch: 2, batch: nan.batch },
     });
 
+    // tfjs skips the NaN epoch's validation, so ModelCheckpoint found no val_loss at its end and, as Keras
+    // does then, asked to save: the worker kept the NaN weights out of storage and said so.
+    const checkpoints = await listCheckpoints(db, jobId);
+    expect(checkpoints.length).toBeGreaterThan(0);
+    for (const checkpoint of checkpoints) expect(checkpoint.epoch).toBeLessThan(nan.epoch!);
+    const skipped = ofType(events, "callback").filter(
+      (e) => (e.data as { action: string }).action === "checkpoint_skipped",
+    );
+    expect(skipped.map((e) => [e.epoch, e.data])).toEqual([
+      [
+        2,
+        {
+          callback: "ModelCheckpoint",
+          action: "checkpoint_skipped",
+          details: { reason: "nan_loss", filepath: "epoch-0003" },
+        },
+      ],
+    ]);
+    expect(ofType(events, "checkpoint").every((e) => e.epoch! < nan.epoch!)).toBe(true);
+
     const best = (await bestCheckpoint(db, jobId))!;
     expect(best.epoch).toBeLessThan(2);
     expect(Number.isFinite(best.value)).toBe(true);
     const model = await tf.loadLayersModel(s3LoadHandler(storage, checkpointPrefix(jobId, best.name)));
     const prediction = (await (model.predict(tf.tensor2d([[10]])) as Tensor).data())[0];
     expect(Number.isFinite(prediction)).toBe(true);
+  });
+
+  it("lets a redelivered attempt take over a job an earlier worker left running, continuing its stream", async () => {
+    const jobId = await store({ ...irisExample, name: "taken-over", fit: { ...irisExample.fit, epochs: 2 } });
+    // What a worker that died mid-job leaves: the row running under it and its stream's first events.
+    const crashed = { backend: "gone", worker: "crashed:1" };
+    await markRunning(db, jobId, crashed);
+    await appendEvents(db, [{ jobId, seq: 2, type: "status", data: { status: "running", ...crashed } }]);
+    await enqueueTraining(queue, jobId);
+
+    const job = await finished(jobId);
+    expect(job).toMatchObject({ status: "succeeded", backend: backend.name, worker: workerName });
+    const events = await allEvents(jobId);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(events[2].data).toEqual({ status: "running", backend: backend.name, worker: workerName });
+    expect(ofType(events, "epoch_end").map((e) => e.epoch)).toEqual([0, 1]);
   });
 
   it("stops a running job within a batch of its cancel message, as cancelled/user_cancel", async () => {

@@ -117,14 +117,17 @@ export function createProcessor(context: ProcessorContext) {
 
     // A cancel that came between dequeue and start.
     if (row.cancelRequestedAt) return finish({ stopReason: "user_cancel" });
-    if (row.status === "queued") {
-      if (!(await markRunning(db, jobId, { backend: backend.name, worker: workerName }))) {
-        await events.close();
-        return { ...result, status: (await getJob(db, jobId))?.status ?? null };
-      }
-    } else {
-      log.warn("the job was already running: an earlier attempt stopped; training starts over");
+    if (!(await markRunning(db, jobId, { backend: backend.name, worker: workerName }))) {
+      await events.close();
+      return { ...result, status: (await getJob(db, jobId))?.status ?? null };
     }
+    if (row.status === "running") {
+      log.warn(
+        { previousWorker: row.worker },
+        "the job was already running: an earlier attempt stopped; this one takes over and trains it again",
+      );
+    }
+    // The stream continues after the earlier attempt's last stored event (EventLog.open reads lastSeq).
     events.append("status", { status: "running", backend: backend.name, worker: workerName });
     log.info({ backend: backend.name }, "job started");
 
@@ -175,6 +178,9 @@ async function runJob(
     const decisions: string[] = [];
     const callbacks = callbacksFromSpecs((spec.callbacks ?? []) as CallbackSpec[], {
       onEvent: ({ callback, action, details, epoch, batch }) => {
+        if (callback === "TerminateOnNaN" && action === "nan") sink.haltSaves("nan_loss");
+        // The sink recorded that save as checkpoint_skipped instead.
+        if (callback === "ModelCheckpoint" && action === "checkpoint" && sink.halted) return;
         events.append("callback", { callback, action, details }, { epoch, batch });
         decisions.push(action);
       },

@@ -1,10 +1,9 @@
-import type * as tf from "@tensorflow/tfjs";
 import type { Static } from "typebox";
 import { type CallbackContext, type JsonObject, KerasCallback, numberFromJson, numberToJson } from "./base";
 import { resolveLogs, type UnresolvedLogs } from "./logs";
 import { Improvement, readMonitor } from "./monitor";
 import { type EarlyStoppingConfig, type EarlyStoppingOptions, parseOptions } from "./schemas";
-import { weightsFromJson, weightsToJson } from "./weights-json";
+import { type HeldWeight, holdWeights, setHeldWeights, weightsFromJson, weightsToJson } from "./weights-json";
 
 /** Keras 3 `EarlyStopping`, including `restore_best_weights`, `baseline` and `start_from_epoch`. */
 export class EarlyStopping extends KerasCallback {
@@ -15,7 +14,8 @@ export class EarlyStopping extends KerasCallback {
   stoppedEpoch = 0;
   best: number | null = null;
   bestEpoch = 0;
-  private bestWeights: tf.Tensor[] | null = null;
+  /** Copied out of tfjs, so no tensor outlives training. */
+  private bestWeights: HeldWeight[] | null = null;
 
   constructor(options: Static<typeof EarlyStoppingOptions> = {}, context?: CallbackContext) {
     super(context);
@@ -29,7 +29,7 @@ export class EarlyStopping extends KerasCallback {
     this.stoppedEpoch = 0;
     this.best = null;
     this.bestEpoch = 0;
-    this.keepWeights(null);
+    this.bestWeights = null;
   }
 
   override async onEpochEnd(epoch: number, rawLogs?: UnresolvedLogs): Promise<void> {
@@ -44,14 +44,14 @@ export class EarlyStopping extends KerasCallback {
     }
     if (epoch < start_from_epoch) return;
     if (restore_best_weights && this.bestWeights === null) {
-      this.keepWeights(this.model.getWeights());
+      this.bestWeights = await holdWeights(this.model.getWeights());
       this.bestEpoch = epoch;
     }
     this.wait += 1;
     if (this.improvement.isImprovement(current, this.best)) {
       this.best = current;
       this.bestEpoch = epoch;
-      if (restore_best_weights) this.keepWeights(this.model.getWeights());
+      if (restore_best_weights) this.bestWeights = await holdWeights(this.model.getWeights());
       // Only restart the wait when the value beats both the previous best and the baseline.
       if (baseline === null || this.improvement.isImprovement(current, baseline)) this.wait = 0;
       return;
@@ -70,15 +70,9 @@ export class EarlyStopping extends KerasCallback {
   override async onTrainEnd(): Promise<void> {
     // Restores even when another callback stopped training, as Keras does.
     if (this.options.restore_best_weights && this.bestWeights !== null) {
-      this.model.setWeights(this.bestWeights);
+      setHeldWeights(this.model, this.bestWeights);
       this.emit("restore_best_weights", { epoch: this.bestEpoch }, this.bestEpoch);
     }
-  }
-
-  private keepWeights(weights: tf.Tensor[] | null): void {
-    for (const w of this.bestWeights ?? []) w.dispose();
-    // getWeights returns the variables' live values; clone so later training cannot change them.
-    this.bestWeights = weights?.map((w) => w.clone()) ?? null;
   }
 
   exportState(): JsonObject {
@@ -96,7 +90,6 @@ export class EarlyStopping extends KerasCallback {
     this.stoppedEpoch = Number(state.stopped_epoch);
     this.best = numberFromJson(state.best);
     this.bestEpoch = Number(state.best_epoch);
-    for (const w of this.bestWeights ?? []) w.dispose();
     this.bestWeights = weightsFromJson(state.best_weights);
     this.markRestored();
   }

@@ -116,4 +116,25 @@ describe("callbacks inside a real model.fit (wasm backend)", () => {
     expect((await restored[0].data())[0]).toBeCloseTo(valLoss[best], 4);
     tf.dispose([train.x, train.y, val.x, val.y]);
   });
+
+  it("EarlyStopping with restore_best_weights leaves no tensor behind after training", async () => {
+    const train = data(64, 3);
+    const val = data(16, 4);
+    const model = classifier(0.05);
+    const fit = (callbacks: tf.Callback[]) =>
+      model.fit(train.x, train.y, { epochs: 6, batchSize: 16, validationData: [val.x, val.y], callbacks });
+    // A first fit creates the optimizer's slots, which stay with the model.
+    await fit([]);
+    const before = tf.memory().numTensors;
+    const events: CallbackEvent[] = [];
+    const stop = new EarlyStopping(
+      { monitor: "val_loss", patience: 2, restore_best_weights: true },
+      { onEvent: (e) => events.push(e) },
+    );
+    await fit([stop]);
+    expect(events.map((e) => e.action)).toContain("restore_best_weights");
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+    tf.dispose([train.x, train.y, val.x, val.y]);
+  });
 });

@@ -10,6 +10,7 @@ export { EarlyStopping } from "./early-stopping";
 export { compileExpression, type Expression, ExpressionError } from "./expression";
 export { getLearningRate, setLearningRate } from "./learning-rate";
 export { LearningRateScheduler } from "./learning-rate-scheduler";
+export { resolveLogs, type UnresolvedLogs } from "./logs";
 export { ModelCheckpoint } from "./model-checkpoint";
 export { type Direction, type Mode, readMonitor, resolveDirection } from "./monitor";
 export { createOptimizer, OPTIMIZER_DEFAULT_LEARNING_RATE, type OptimizerName } from "./optimizers";

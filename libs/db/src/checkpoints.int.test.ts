@@ -1,6 +1,12 @@
 import { loadConfig } from "@plateau/config";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { bestCheckpoint, listCheckpoints, type NewCheckpoint, recordCheckpoint } from "./checkpoints";
+import {
+  bestCheckpoint,
+  getCheckpoint,
+  listCheckpoints,
+  type NewCheckpoint,
+  recordCheckpoint,
+} from "./checkpoints";
 import { createDb } from "./client";
 import { createDataset, getDataset } from "./datasets";
 import { createJob } from "./jobs";
@@ -53,6 +59,13 @@ describe("checkpoints", () => {
     const all = await listCheckpoints(db, jobId);
     expect(all).toHaveLength(1);
     expect(all[0]).toMatchObject({ name: "best", epoch: 4, value: 0.3, isBest: true });
+  });
+
+  it("finds a checkpoint by id only under its own job", async () => {
+    const row = await recordCheckpoint(db, saved(1, 0.9, true));
+    expect(await getCheckpoint(db, jobId, row.id)).toEqual(row);
+    const other = (await createJob(db, { name: "other", spec: {}, epochs: 5 })).id;
+    expect(await getCheckpoint(db, other, row.id)).toBeNull();
   });
 
   it("does not touch another job's best", async () => {

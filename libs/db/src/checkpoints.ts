@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Db } from "./client";
+import type { Db, DbClient } from "./client";
 import type { Checkpoint } from "./generated/prisma/client";
 
 export interface NewCheckpoint {
@@ -38,11 +38,16 @@ export function recordCheckpoint(db: Db, checkpoint: NewCheckpoint): Promise<Che
 }
 
 /** Every checkpoint of the job, oldest first. */
-export function listCheckpoints(db: Db, jobId: string): Promise<Checkpoint[]> {
+export function listCheckpoints(db: DbClient, jobId: string): Promise<Checkpoint[]> {
   return db.checkpoint.findMany({ where: { jobId }, orderBy: [{ createdAt: "asc" }, { epoch: "asc" }] });
 }
 
 /** The checkpoint marked best, or null when the job has none (yet). */
-export function bestCheckpoint(db: Db, jobId: string): Promise<Checkpoint | null> {
+export function bestCheckpoint(db: DbClient, jobId: string): Promise<Checkpoint | null> {
   return db.checkpoint.findFirst({ where: { jobId, isBest: true } });
+}
+
+/** One checkpoint of the job, or null when the job has no checkpoint with that id. */
+export function getCheckpoint(db: DbClient, jobId: string, checkpointId: string): Promise<Checkpoint | null> {
+  return db.checkpoint.findFirst({ where: { id: checkpointId, jobId } });
 }

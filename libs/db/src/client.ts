@@ -1,7 +1,9 @@
 import { PrismaPg } from "@prisma/adapter-pg";
-import { PrismaClient } from "./generated/prisma/client";
+import { type Prisma, PrismaClient } from "./generated/prisma/client";
 
 export type Db = PrismaClient;
+/** A client or an interactive transaction's client: what queries that need no transaction of their own take. */
+export type DbClient = Db | Prisma.TransactionClient;
 
 /**
  * A Prisma client over node-postgres: the driver adapter runs queries in JavaScript, so no native

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Db } from "./client";
+import type { DbClient } from "./client";
 import type { Dataset, Prisma } from "./generated/prisma/client";
 
 export interface NewDataset {
@@ -14,12 +14,12 @@ export interface NewDataset {
   rows: number;
 }
 
-export function createDataset(db: Db, dataset: NewDataset): Promise<Dataset> {
+export function createDataset(db: DbClient, dataset: NewDataset): Promise<Dataset> {
   return db.dataset.create({
     data: { ...dataset, id: dataset.id ?? randomUUID(), sizeBytes: BigInt(dataset.sizeBytes) },
   });
 }
 
-export function getDataset(db: Db, id: string): Promise<Dataset | null> {
+export function getDataset(db: DbClient, id: string): Promise<Dataset | null> {
   return db.dataset.findUnique({ where: { id } });
 }

@@ -1,4 +1,4 @@
-import type { Db } from "./client";
+import type { DbClient } from "./client";
 import type { JobEvent, Prisma } from "./generated/prisma/client";
 
 /** The kinds of rows in a job's event stream (see DESIGN.md, "One ordered event stream per job"). */
@@ -21,7 +21,7 @@ export interface NewEvent {
  * retried (or overlaps one that succeeded) neither fails nor duplicates. Returns how many rows were
  * new.
  */
-export async function appendEvents(db: Db, events: NewEvent[]): Promise<number> {
+export async function appendEvents(db: DbClient, events: NewEvent[]): Promise<number> {
   if (events.length === 0) return 0;
   const { count } = await db.jobEvent.createMany({ data: events, skipDuplicates: true });
   return count;
@@ -29,7 +29,7 @@ export async function appendEvents(db: Db, events: NewEvent[]): Promise<number> 
 
 /** Events with seq > afterSeq in seq order, optionally only some types: the metrics and SSE backfill query. */
 export function eventsAfter(
-  db: Db,
+  db: DbClient,
   jobId: string,
   afterSeq: number,
   options: { limit: number; types?: EventType[] },
@@ -42,7 +42,7 @@ export function eventsAfter(
 }
 
 /** The highest seq written for the job, or null when it has no events yet. */
-export async function lastSeq(db: Db, jobId: string): Promise<number | null> {
+export async function lastSeq(db: DbClient, jobId: string): Promise<number | null> {
   const { _max } = await db.jobEvent.aggregate({ where: { jobId }, _max: { seq: true } });
   return _max.seq;
 }

@@ -1,5 +1,11 @@
-export { bestCheckpoint, listCheckpoints, type NewCheckpoint, recordCheckpoint } from "./checkpoints";
-export { createDb, type Db } from "./client";
+export {
+  bestCheckpoint,
+  getCheckpoint,
+  listCheckpoints,
+  type NewCheckpoint,
+  recordCheckpoint,
+} from "./checkpoints";
+export { createDb, type Db, type DbClient } from "./client";
 export { createDataset, getDataset, type NewDataset } from "./datasets";
 export { appendEvents, type EventType, eventsAfter, lastSeq, type NewEvent } from "./events";
 export type { Checkpoint, Dataset, Job, JobEvent } from "./generated/prisma/client";

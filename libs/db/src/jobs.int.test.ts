@@ -96,14 +96,24 @@ describe("listJobs", () => {
 });
 
 describe("job state transitions", () => {
-  it("starts a queued job once, recording backend, worker and start time", async () => {
+  it("starts a queued job, recording backend, worker and start time", async () => {
     const job = await newJob();
     expect(job.status).toBe("queued");
-    const results = await Promise.all([markRunning(db, job.id, worker), markRunning(db, job.id, worker)]);
-    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await markRunning(db, job.id, worker)).toMatchObject({ status: "running" });
     const running = await getJob(db, job.id);
     expect(running).toMatchObject({ status: "running", backend: "cpu", worker: "host-1:42" });
     expect(running!.startedAt).toBeInstanceOf(Date);
+  });
+
+  it("lets a redelivered attempt take over a running job, recording its backend, worker and start", async () => {
+    const job = await newJob();
+    const first = (await markRunning(db, job.id, worker))!;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const retry = { backend: "wasm", worker: "host-2:7" };
+    const takenOver = await markRunning(db, job.id, retry);
+    expect(takenOver).toMatchObject({ status: "running", backend: "wasm", worker: "host-2:7" });
+    expect(takenOver!.startedAt!.getTime()).toBeGreaterThan(first.startedAt!.getTime());
+    expect(await getJob(db, job.id)).toMatchObject({ status: "running", ...retry });
   });
 
   it("finishes a job once; the first outcome stands and sets the status its stop reason implies", async () => {

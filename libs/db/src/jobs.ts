@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Db } from "./client";
+import type { DbClient } from "./client";
 import { type Job, type JobStatus, Prisma, type StopReason } from "./generated/prisma/client";
 
 export interface NewJob {
@@ -11,11 +11,11 @@ export interface NewJob {
   epochs: number;
 }
 
-export function createJob(db: Db, job: NewJob): Promise<Job> {
+export function createJob(db: DbClient, job: NewJob): Promise<Job> {
   return db.job.create({ data: { ...job, id: job.id ?? randomUUID() } });
 }
 
-export function getJob(db: Db, id: string): Promise<Job | null> {
+export function getJob(db: DbClient, id: string): Promise<Job | null> {
   return db.job.findUnique({ where: { id } });
 }
 
@@ -37,7 +37,7 @@ export interface JobPage {
  * whatever is inserted meanwhile. The cursor is opaque to clients (base64url of the last row's key).
  */
 export async function listJobs(
-  db: Db,
+  db: DbClient,
   options: { status?: JobStatus; limit: number; cursor?: string },
 ): Promise<JobPage> {
   const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
@@ -85,18 +85,19 @@ async function guarded(update: Promise<Job>): Promise<Job | null> {
 }
 
 /**
- * queued → running, recording who runs it. Null when the job is no longer queued: most often it was
- * cancelled between dequeue and start (requestCancel ends a queued job at once), so the worker
- * must skip it.
+ * queued → running, recording who runs it and when this attempt started. A job already running is taken
+ * over: its worker stopped mid-job (crashed or stalled) and the queue handed the job to another attempt,
+ * which trains it again. Null when the job has ended: most often it was cancelled between dequeue and
+ * start (requestCancel ends a queued job at once), so the worker must skip it.
  */
 export function markRunning(
-  db: Db,
+  db: DbClient,
   id: string,
   by: { backend: string; worker: string },
 ): Promise<Job | null> {
   return guarded(
     db.job.update({
-      where: { id, status: "queued" },
+      where: { id, status: { in: ["queued", "running"] } },
       data: { status: "running", startedAt: new Date(), backend: by.backend, worker: by.worker },
     }),
   );
@@ -128,7 +129,7 @@ export interface JobOutcome {
 }
 
 /** Ends a job that has not ended yet; null when it already had (the first outcome stands). */
-export function finishJob(db: Db, id: string, outcome: JobOutcome): Promise<Job | null> {
+export function finishJob(db: DbClient, id: string, outcome: JobOutcome): Promise<Job | null> {
   return guarded(
     db.job.update({
       where: { id, status: { in: ["queued", "running"] } },
@@ -159,7 +160,7 @@ export type CancelOutcome =
  * runs still lands in exactly one of the outcomes. Asking twice for a running job keeps the first
  * request's time.
  */
-export async function requestCancel(db: Db, id: string): Promise<CancelOutcome> {
+export async function requestCancel(db: DbClient, id: string): Promise<CancelOutcome> {
   const now = new Date();
   const cancelled = await guarded(
     db.job.update({
@@ -189,7 +190,7 @@ export interface Progress {
 }
 
 /** The running job's latest epoch, learning rate and best monitored value; false if it is not running. */
-export async function updateProgress(db: Db, id: string, progress: Progress): Promise<boolean> {
+export async function updateProgress(db: DbClient, id: string, progress: Progress): Promise<boolean> {
   const { count } = await db.job.updateMany({
     where: { id, status: "running" },
     data: {

@@ -1,5 +1,6 @@
 import { selectBackend, type Tf } from "@plateau/training";
 import { beforeAll, describe, expect, it } from "vitest";
+import { exampleJob } from "./example";
 import { validateJobSpec } from "./validate";
 
 const limits = { MAX_EPOCHS: 100, MAX_PARAMS: 10_000 };
@@ -8,35 +9,10 @@ beforeAll(async () => {
   tf = (await selectBackend("cpu")).tf;
 });
 
-/** The issue's example job: Keras's callback guide transcribed. */
+/** The issue's example job without its TerminateOnNaN, which validation adds. */
 function example(): Record<string, unknown> {
-  return {
-    name: "iris-plateau",
-    model: {
-      layers: [
-        { class_name: "Dense", config: { units: 64, activation: "relu", input_shape: [4] } },
-        { class_name: "Dense", config: { units: 3, activation: "softmax" } },
-      ],
-    },
-    compile: {
-      optimizer: { name: "adam", learning_rate: 0.01 },
-      loss: "sparse_categorical_crossentropy",
-      metrics: ["accuracy"],
-    },
-    data: { source: "builtin", name: "iris" },
-    fit: { epochs: 50, batch_size: 16, validation_split: 0.2, shuffle: true },
-    callbacks: [
-      { type: "ReduceLROnPlateau", monitor: "val_loss", factor: 0.2, patience: 5, min_lr: 0.001 },
-      { type: "EarlyStopping", monitor: "loss", patience: 5 },
-      {
-        type: "ModelCheckpoint",
-        monitor: "val_acc",
-        mode: "max",
-        save_best_only: true,
-        save_weights_only: true,
-      },
-    ],
-  };
+  const job = exampleJob();
+  return { ...job, callbacks: job.callbacks.filter((callback) => callback.type !== "TerminateOnNaN") };
 }
 
 describe("validateJobSpec", () => {
@@ -57,6 +33,17 @@ describe("validateJobSpec", () => {
       mode: "auto",
     });
     expect(result.spec.callbacks?.[2]).toMatchObject({ filepath: "epoch-{epoch:04d}", save_freq: "epoch" });
+  });
+
+  it("keeps a TerminateOnNaN the job lists where it is, without adding another", async () => {
+    const result = await validateJobSpec(exampleJob(), limits, tf);
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    expect(result.spec.callbacks?.map((c) => c.type)).toEqual([
+      "ReduceLROnPlateau",
+      "EarlyStopping",
+      "TerminateOnNaN",
+      "ModelCheckpoint",
+    ]);
   });
 
   it("returns every problem at once, each with its JSON path", async () => {

@@ -8,6 +8,7 @@ export {
   jobPrefix,
   MODEL_JSON,
   resumePrefix,
+  topologyKey,
 } from "./keys";
 export {
   loadModelArtifacts,

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { checkpointPrefix, datasetKey, fileKey, InvalidKeyPartError, jobPrefix, resumePrefix } from "./keys";
+import {
+  checkpointPrefix,
+  datasetKey,
+  fileKey,
+  InvalidKeyPartError,
+  jobPrefix,
+  resumePrefix,
+  topologyKey,
+} from "./keys";
 
 const id = "0b6f7c1e-3a55-4c2e-9d0b-6a1f2e3d4c5b";
 
@@ -10,6 +18,7 @@ describe("key layout", () => {
     );
     expect(fileKey(resumePrefix(id), "state.json")).toBe(`jobs/${id}/resume/state.json`);
     expect(datasetKey(id, "train.csv")).toBe(`datasets/${id}/train.csv`);
+    expect(topologyKey(id)).toBe(`jobs/${id}/topology.json`);
   });
 
   it("accepts names formatted from Keras filepaths such as weights.{epoch:02d}-{val_loss:.2f}", () => {
@@ -27,5 +36,6 @@ describe("key layout", () => {
   it("rejects ids that are not UUIDs", () => {
     expect(() => jobPrefix("../../etc")).toThrow(InvalidKeyPartError);
     expect(() => jobPrefix(id.toUpperCase())).toThrow(InvalidKeyPartError);
+    expect(() => topologyKey("../../etc")).toThrow(InvalidKeyPartError);
   });
 });

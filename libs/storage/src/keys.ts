@@ -4,6 +4,7 @@
  * another job's objects.
  *
  *   jobs/<job-id>/checkpoints/<name>/model.json   + weight shards beside it
+ *   jobs/<job-id>/topology.json                    the model topology of weights-only checkpoints
  *   jobs/<job-id>/resume/<file>
  *   datasets/<dataset-id>/<file>
  */
@@ -47,6 +48,11 @@ export function jobPrefix(jobId: string): string {
 /** The folder holding one checkpoint's model.json and weight shards. */
 export function checkpointPrefix(jobId: string, name: string): string {
   return `${jobPrefix(jobId)}checkpoints/${assertName(name, "checkpoint name")}/`;
+}
+
+/** The model topology of a job whose checkpoints are weights-only, stored once by the worker. */
+export function topologyKey(jobId: string): string {
+  return `${jobPrefix(jobId)}topology.json`;
 }
 
 export function resumePrefix(jobId: string): string {

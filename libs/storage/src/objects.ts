@@ -127,8 +127,12 @@ export async function presignGet(
   ttlSeconds = storage.presignTtlSeconds,
 ): Promise<PresignedUrl> {
   const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
-  const url = await getSignedUrl(storage.presigner, new GetObjectCommand({ Bucket: storage.bucket, Key: key }), {
-    expiresIn: ttlSeconds,
-  });
+  const url = await getSignedUrl(
+    storage.presigner,
+    new GetObjectCommand({ Bucket: storage.bucket, Key: key }),
+    {
+      expiresIn: ttlSeconds,
+    },
+  );
   return { url, expiresAt };
 }

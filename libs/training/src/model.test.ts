@@ -1,9 +1,11 @@
 import { readFileSync } from "node:fs";
+import { exampleJob } from "@plateau/spec/example";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend, type Tf } from "./backend";
-import { compileModel } from "./compile";
+import { type CompileSpec, compileModel } from "./compile";
 import { loadData } from "./data";
 import { buildModel, checkModel, countParams } from "./model";
+import type { DataSpec } from "./schemas";
 import { SpecError } from "./spec-error";
 
 let tf: Tf;
@@ -83,22 +85,12 @@ describe("Keras JSON fixtures", () => {
 });
 
 describe("layers spec", () => {
-  const example = {
-    layers: [
-      { class_name: "Dense", config: { units: 64, activation: "relu", input_shape: [4] } },
-      { class_name: "Dense", config: { units: 3, activation: "softmax" } },
-    ],
-  };
-
   it("builds the jobs issue's example model and trains it on iris", async () => {
-    const model = await buildModel(tf, example);
+    const example = exampleJob();
+    const model = await buildModel(tf, example.model);
     expect(countParams(model)).toBe(4 * 64 + 64 + 64 * 3 + 3);
-    compileModel(tf, model, {
-      optimizer: { name: "adam", learning_rate: 0.01 },
-      loss: "sparse_categorical_crossentropy",
-      metrics: ["accuracy"],
-    });
-    const { train } = loadData(tf, { source: "builtin", name: "iris" });
+    compileModel(tf, model, example.compile as CompileSpec);
+    const { train } = loadData(tf, example.data as DataSpec);
     const history = await model.fit(train.x, train.y, {
       epochs: 2,
       batchSize: 16,

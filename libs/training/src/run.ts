@@ -3,8 +3,10 @@ import {
   type JsonObject,
   type KerasCallback,
   type NonFiniteLoss,
+  resolveLogs,
   setLearningRate,
   type TerminateOnNaN,
+  type UnresolvedLogs,
 } from "@plateau/callbacks";
 import { Callback, type DataType, type History, type LayersModel, type ModelFitArgs } from "@tensorflow/tfjs";
 import type { Tf } from "./backend";
@@ -84,19 +86,6 @@ export interface TrainOutcome {
   history: History;
 }
 
-/** Reads every log value that is still a tensor, in place, as tfjs's own callbacks do (one sync). */
-async function resolveLogs(logs: Record<string, unknown> | undefined): Promise<Logs> {
-  if (!logs) return {};
-  for (const [key, value] of Object.entries(logs)) {
-    if (typeof value === "object" && value !== null && "data" in value) {
-      const scalar = value as { data(): Promise<ArrayLike<number>>; dispose(): void };
-      logs[key] = (await scalar.data())[0];
-      scalar.dispose();
-    }
-  }
-  return logs as Logs;
-}
-
 /** Runs first, so metrics leave with the rate they were trained at, before a callback changes it. */
 class MetricsTap extends Callback {
   private epoch = 0;
@@ -114,7 +103,7 @@ class MetricsTap extends Callback {
     this.epoch = epoch;
   }
 
-  override async onBatchEnd(batch: number, logs?: Record<string, unknown>): Promise<void> {
+  override async onBatchEnd(batch: number, logs?: UnresolvedLogs): Promise<void> {
     if (!this.hooks.batchMetrics) return;
     this.batchesSinceSample += 1;
     const now = performance.now();
@@ -128,7 +117,7 @@ class MetricsTap extends Callback {
     this.hooks.batchMetrics(this.epoch, batch, { ...metrics, learning_rate: getLearningRate(this.model) });
   }
 
-  override async onEpochEnd(epoch: number, logs?: Record<string, unknown>): Promise<void> {
+  override async onEpochEnd(epoch: number, logs?: UnresolvedLogs): Promise<void> {
     const metrics = await resolveLogs(logs);
     this.hooks.epochMetrics?.(epoch, { ...metrics, learning_rate: getLearningRate(this.model) });
   }
@@ -171,7 +160,7 @@ class LoopControl extends Callback {
     this.check(batch);
   }
 
-  override async onEpochEnd(epoch: number, logs?: Record<string, unknown>): Promise<void> {
+  override async onEpochEnd(epoch: number, logs?: UnresolvedLogs): Promise<void> {
     this.lastEpoch = epoch;
     this.check();
     await this.hooks.epochEnd?.(epoch, await resolveLogs(logs));

@@ -1,23 +1,10 @@
+import { exampleJob } from "@plateau/spec/example";
 import Value from "typebox/value";
 import { describe, expect, it } from "vitest";
 import { CompileSpecSchema, DataSpecSchema, FitSpecSchema, ModelSpecSchema } from "./schemas";
 
 // The jobs issue's example spec, part by part.
-const example = {
-  model: {
-    layers: [
-      { class_name: "Dense", config: { units: 64, activation: "relu", input_shape: [4] } },
-      { class_name: "Dense", config: { units: 3, activation: "softmax" } },
-    ],
-  },
-  compile: {
-    optimizer: { name: "adam", learning_rate: 0.01 },
-    loss: "sparse_categorical_crossentropy",
-    metrics: ["accuracy"],
-  },
-  data: { source: "builtin", name: "iris" },
-  fit: { epochs: 50, batch_size: 16, validation_split: 0.2, shuffle: true },
-};
+const example = exampleJob();
 
 describe("job spec schemas", () => {
   it("accept the jobs issue's example", () => {

@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { createJob, recordCheckpoint } from "@plateau/db";
-import { checkpointPrefix, putObject, saveModel } from "@plateau/storage";
+import { checkpointPrefix, putObject, saveModel, topologyKey } from "@plateau/storage";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApi, type TestApi } from "../test-api";
-import { topologyKey } from "./checkpoints";
 
 let api: TestApi;
 beforeAll(async () => {

@@ -1,15 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { Config } from "@plateau/config";
-import { bestCheckpoint, type Checkpoint, type Db, listCheckpoints } from "@plateau/db";
+import { bestCheckpoint, type Checkpoint, type Db, getCheckpoint, listCheckpoints } from "@plateau/db";
 import {
   checkpointPrefix,
   fileKey,
   getObjectText,
   InvalidKeyPartError,
-  jobPrefix,
   MODEL_JSON,
   presignGet,
   readModelJson,
+  topologyKey,
 } from "@plateau/storage";
 import type { FastifyRequest } from "fastify";
 import Type from "typebox";
@@ -17,11 +17,6 @@ import type { ApiDeps } from "../deps";
 import { ApiError } from "../errors";
 import { findJob, isUuid, JobIdParams } from "../job-params";
 import { DateTime, ErrorRef, Nullable, Uuid } from "../schemas";
-
-/** Where the worker keeps the model topology of a job whose checkpoints are weights-only. */
-export function topologyKey(jobId: string): string {
-  return fileKey(jobPrefix(jobId), "topology.json");
-}
 
 const CheckpointSchema = Type.Object({
   id: Uuid,
@@ -196,9 +191,7 @@ async function findBest(db: Db, jobId: string): Promise<Checkpoint> {
 
 async function findCheckpoint(db: Db, jobId: string, checkpointId: string): Promise<Checkpoint> {
   await findJob(db, jobId);
-  const row = isUuid(checkpointId)
-    ? (await listCheckpoints(db, jobId)).find((checkpoint) => checkpoint.id === checkpointId)
-    : undefined;
+  const row = isUuid(checkpointId) ? await getCheckpoint(db, jobId, checkpointId) : null;
   if (!row) throw new ApiError(404, "not_found", `Job ${jobId} has no checkpoint ${checkpointId}.`);
   return row;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { loadConfig } from "@plateau/config";
 import { appendEvents, eventsAfter, finishJob, getJob, markRunning } from "@plateau/db";
 import { cancelChannel, createRedis } from "@plateau/queue";
+import { exampleJob } from "@plateau/spec/example";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startTestApi, type TestApi } from "../test-api";
 
@@ -23,23 +24,16 @@ afterAll(async () => {
 });
 beforeEach(() => api.deps.queue.drain(true));
 
-const validSpec = (name: string) => ({
-  name,
-  model: {
-    layers: [
-      { class_name: "Dense", config: { units: 8, activation: "relu", input_shape: [4] } },
-      { class_name: "Dense", config: { units: 3, activation: "softmax" } },
-    ],
-  },
-  compile: {
-    optimizer: { name: "adam", learning_rate: 0.01 },
-    loss: "sparse_categorical_crossentropy",
-    metrics: ["accuracy"],
-  },
-  data: { source: "builtin", name: "iris" },
-  fit: { epochs: 5, batch_size: 16, validation_split: 0.2 },
-  callbacks: [{ type: "EarlyStopping", monitor: "val_loss", patience: 2 }] as Record<string, unknown>[],
-});
+/** The example job, shortened to five epochs with one callback. */
+const validSpec = (name: string) => {
+  const example = exampleJob();
+  return {
+    ...example,
+    name,
+    fit: { ...example.fit, epochs: 5 },
+    callbacks: [{ type: "EarlyStopping", monitor: "val_loss", patience: 2 }] as Record<string, unknown>[],
+  };
+};
 
 const post = (payload: unknown) =>
   api.app.inject({ method: "POST", url: "/v1/jobs", payload: payload as object });

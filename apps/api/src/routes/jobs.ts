@@ -65,15 +65,13 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
       const id = randomUUID();
       // The job and its first event commit together: a job is never visible without its history.
       const job = await db.$transaction(async (tx) => {
-        // The repository functions take a client; an interactive transaction is one with fewer methods.
-        const inTx = tx as unknown as Db;
-        const created = await createJob(inTx, {
+        const created = await createJob(tx, {
           id,
           name: spec.name,
           spec: spec as unknown as Prisma.InputJsonValue,
           epochs: spec.fit.epochs,
         });
-        await appendEvents(inTx, [
+        await appendEvents(tx, [
           { jobId: id, seq: 1, type: "status", data: { status: "queued" }, createdAt: created.createdAt },
         ]);
         return created;
