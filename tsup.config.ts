@@ -1,13 +1,13 @@
 import { defineConfig } from "tsup";
 
 /**
- * `npm run build`: one ESM bundle per process in dist/ (dist/api.js, dist/worker.js), run with plain
- * `node` in the containers. The workspace packages (@plateau/*) are TypeScript sources and are bundled;
- * everything from npm stays in node_modules, so native and optional packages (tfjs-node-gpu) load as
- * installed.
+ * `npm run build`: one ESM bundle per program in dist/ (dist/api.js, dist/worker.js, dist/cli.js), run
+ * with plain `node` in the containers. The workspace packages (@plateau/*) are TypeScript sources and
+ * are bundled; everything from npm stays in node_modules, so native and optional packages
+ * (tfjs-node-gpu) load as installed.
  */
 export default defineConfig({
-  entry: { api: "apps/api/src/main.ts", worker: "apps/worker/src/main.ts" },
+  entry: { api: "apps/api/src/main.ts", worker: "apps/worker/src/main.ts", cli: "apps/cli/src/main.ts" },
   outDir: "dist",
   format: ["esm"],
   platform: "node",

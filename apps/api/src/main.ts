@@ -1,6 +1,7 @@
 import { loadConfig } from "@plateau/config";
 import { ensureBucket } from "@plateau/storage";
 import { closeDeps, createDeps } from "./deps";
+import { reconcileQueue } from "./reconcile";
 import { buildServer } from "./server";
 
 // In-flight requests get this long to finish after SIGTERM before the process exits anyway.
@@ -13,6 +14,11 @@ const app = await buildServer(deps);
 
 // The bucket is created here when missing; if S3 is down the API still starts and /readyz says so.
 await ensureBucket(deps.storage).catch((error) => log.warn({ err: error }, "could not ensure the S3 bucket"));
+await reconcileQueue(deps).then(
+  (count) => log.info({ count }, "queued jobs re-enqueued from Postgres"),
+  (error) =>
+    log.warn({ err: error }, "could not reconcile the queue with Postgres; retry by restarting the API"),
+);
 await app.listen({ host: config.API_HOST, port: config.API_PORT });
 
 let stopping = false;

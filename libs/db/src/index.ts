@@ -23,6 +23,7 @@ export {
   markRunning,
   type NewJob,
   type Progress,
+  queuedJobIds,
   requestCancel,
   statusFor,
   TERMINAL_STATUSES,

@@ -205,3 +205,13 @@ export async function updateProgress(db: DbClient, id: string, progress: Progres
   });
   return count === 1;
 }
+
+/** Ids of jobs Postgres says are waiting for a worker, oldest first (for re-enqueueing). */
+export async function queuedJobIds(db: DbClient): Promise<string[]> {
+  const rows = await db.job.findMany({
+    where: { status: "queued" },
+    orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    select: { id: true },
+  });
+  return rows.map((row) => row.id);
+}

@@ -1,0 +1,124 @@
+import { ApiError, ApiUnreachableError } from "./errors";
+import { type StreamEventsOptions, streamEvents } from "./event-stream";
+import type {
+  BestCheckpoint,
+  CancelResult,
+  CheckpointList,
+  Dataset,
+  Job,
+  JobPage,
+  JobSpecInput,
+  ListJobsQuery,
+  MetricsPage,
+  MetricsQuery,
+  SimulationInput,
+  SimulationResult,
+  StreamEvent,
+} from "./types";
+
+export interface ClientOptions {
+  /** Where the API listens, e.g. http://127.0.0.1:8080 (a trailing slash is fine). */
+  baseUrl: string;
+  /** Defaults to the global fetch (Node 20). */
+  fetch?: typeof fetch;
+}
+
+export interface UploadOptions {
+  /** The file's name; its extension (.csv, .jsonl) tells the API the format. */
+  filename: string;
+  /** Defaults from the extension: text/csv or application/x-ndjson. */
+  contentType?: string;
+}
+
+type Query = Record<string, string | number | undefined>;
+
+/** A typed client of the Plateau HTTP API: one method per route; API errors are thrown as ApiError. */
+export class PlateauClient {
+  readonly baseUrl: string;
+  private readonly fetch: typeof fetch;
+
+  constructor(options: ClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  submitJob(spec: JobSpecInput): Promise<Job> {
+    return this.request("POST", "/v1/jobs", { json: spec });
+  }
+
+  getJob(id: string): Promise<Job> {
+    return this.request("GET", `/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  /** Newest first; pass `next_cursor` back as `cursor` for the next page. */
+  listJobs(query: ListJobsQuery = {}): Promise<JobPage> {
+    return this.request("GET", "/v1/jobs", { query: { ...query } });
+  }
+
+  /** Poll with `after` = the previous page's `next_after` to get each row once, in order. */
+  metrics(id: string, query: MetricsQuery = {}): Promise<MetricsPage> {
+    return this.request("GET", `/v1/jobs/${encodeURIComponent(id)}/metrics`, { query: { ...query } });
+  }
+
+  cancel(id: string): Promise<CancelResult> {
+    return this.request("POST", `/v1/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  checkpoints(id: string): Promise<CheckpointList> {
+    return this.request("GET", `/v1/jobs/${encodeURIComponent(id)}/checkpoints`);
+  }
+
+  /** The best checkpoint's `model_url`, loadable with `tf.loadLayersModel`; a 404 ApiError when none exists. */
+  bestCheckpoint(id: string): Promise<BestCheckpoint> {
+    return this.request("GET", `/v1/jobs/${encodeURIComponent(id)}/checkpoints/best`);
+  }
+
+  /** Stores a CSV or JSONL file in the service's S3; reference it in a spec as `{"source": "dataset", "id"}`. */
+  uploadDataset(content: string | Blob, options: UploadOptions): Promise<Dataset> {
+    const contentType = options.contentType ?? contentTypeFor(options.filename);
+    return this.request("POST", "/v1/datasets", {
+      query: { filename: options.filename },
+      body: content,
+      headers: { "content-type": contentType },
+    });
+  }
+
+  /** Dry-runs callbacks over a recorded metric sequence, without training. */
+  simulate(input: SimulationInput): Promise<SimulationResult> {
+    return this.request("POST", "/v1/callbacks/simulate", { json: input });
+  }
+
+  /** Server-Sent Events of a job, reconnecting with Last-Event-ID; ends with the `done` event. */
+  streamEvents(id: string, options: StreamEventsOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
+    return streamEvents({ baseUrl: this.baseUrl, fetch: this.fetch }, id, options);
+  }
+
+  private async request<T>(
+    method: string,
+    path: string,
+    options: { query?: Query; json?: unknown; body?: BodyInit; headers?: Record<string, string> } = {},
+  ): Promise<T> {
+    const url = new URL(this.baseUrl + path);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = { accept: "application/json", ...options.headers };
+    let body = options.body;
+    if (options.json !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(options.json);
+    }
+    let response: Response;
+    try {
+      response = await this.fetch(url, { method, headers, body });
+    } catch (error) {
+      throw new ApiUnreachableError(this.baseUrl, error);
+    }
+    if (!response.ok) throw await ApiError.from(response);
+    return (await response.json()) as T;
+  }
+}
+
+function contentTypeFor(filename: string): string {
+  return /\.jsonl$|\.ndjson$/i.test(filename) ? "application/x-ndjson" : "text/csv";
+}
