@@ -29,6 +29,11 @@ describe("builtin datasets", () => {
     expect(iris.classes).toEqual(["setosa", "versicolor", "virginica"]);
     const counts = [0, 1, 2].map((c) => (iris.y as number[]).filter((label) => label === c).length);
     expect(counts).toEqual([50, 50, 50]);
+    // The file is sorted by class; the seeded order lets validation_split (the last 20%) see every class.
+    const heldOut = new Set((iris.y as number[]).slice(120));
+    expect(heldOut).toEqual(new Set([0, 1, 2]));
+    expect(readSource({ source: "builtin", name: "iris" }).y).toEqual(iris.y);
+    expect(readSource({ source: "builtin", name: "iris", seed: 1 }).y).not.toEqual(iris.y);
     const { train } = loadData(tf, { source: "builtin", name: "iris" });
     expect(train.x.shape).toEqual([150, 4]);
     expect(train.y.shape).toEqual([150]);

@@ -3,7 +3,7 @@ import type { Tensor } from "@tensorflow/tfjs";
 import type { Tf } from "./backend";
 import type { DataSource, DataSpec } from "./schemas";
 import { SpecError } from "./spec-error";
-import { SYNTHETIC, type Table } from "./synthetic";
+import { prng, SYNTHETIC, type Table } from "./synthetic";
 import { readTable, type TableFormat } from "./tabular";
 
 type FileSource = Extract<DataSource, { source: "uri" | "dataset" }>;
@@ -66,7 +66,7 @@ export function readSource(source: DataSource, file?: string, path = "/data", cl
     case "builtin":
       if (source.name === "iris") {
         const table = readTable(readFileSync(IRIS_CSV, "utf8"), { format: "csv", label: "species", path });
-        return { ...table, classes: IRIS_CLASSES };
+        return shuffleRows({ ...table, classes: IRIS_CLASSES }, source.seed ?? 0);
       }
       return SYNTHETIC[source.name]({ ...SYNTHETIC_DEFAULTS, ...source });
     case "inline":
@@ -118,4 +118,16 @@ export function loadData(
     ]);
   }
   return { train: toDataset(tf, train), validation: toDataset(tf, validation) };
+}
+
+/** Fisher–Yates over the rows with a seeded PRNG: the same seed gives the same order everywhere. */
+function shuffleRows(table: Table, seed: number): Table {
+  const order = table.x.map((_, i) => i);
+  const random = prng(seed);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const y = table.y as unknown[];
+  return { ...table, x: order.map((i) => table.x[i]), y: order.map((i) => y[i]) as Table["y"] };
 }

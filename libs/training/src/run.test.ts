@@ -24,7 +24,14 @@ const iris: DataSpec = { source: "builtin", name: "iris" };
 // No shuffling: two runs over the same data from the same weights take the same steps.
 const fit: FitSpec = { epochs: 16, batch_size: 16, validation_split: 0.2, shuffle: false };
 const callbackSpecs: CallbackSpec[] = [
-  { type: "ReduceLROnPlateau", monitor: "val_loss", factor: 0.5, patience: 1, min_lr: 0.0001 },
+  {
+    type: "ReduceLROnPlateau",
+    monitor: "val_loss",
+    factor: 0.5,
+    patience: 1,
+    min_lr: 0.0001,
+    min_delta: 0.05,
+  },
   { type: "EarlyStopping", monitor: "val_loss", patience: 6 },
   { type: "ModelCheckpoint", monitor: "val_loss", save_best_only: true, filepath: "best" },
   { type: "CSVLogger", filename: "log.csv" },

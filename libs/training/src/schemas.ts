@@ -106,6 +106,13 @@ const sourceVariants = {
     name: Type.Literal("iris", {
       description: "Fisher's iris: 150 rows, 4 features, 3 classes (labels 0..2).",
     }),
+    seed: Type.Optional(
+      Type.Integer({
+        default: 0,
+        description:
+          "Rows come in an order shuffled by this seed (the file is sorted by class, so validation_split, which takes the last rows, would otherwise hold out only virginica).",
+      }),
+    ),
   },
   synthetic: {
     source: Type.Literal("builtin"),
