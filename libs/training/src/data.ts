@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import type { Tensor } from "@tensorflow/tfjs";
 import type { Tf } from "./backend";
 import type { DataSource, DataSpec } from "./schemas";
@@ -26,7 +27,8 @@ export interface DataFiles {
 
 export const SYNTHETIC_DEFAULTS = { samples: 200, seed: 0, noise: 0.1, features: 4 } as const;
 export const IRIS_CLASSES = ["setosa", "versicolor", "virginica"];
-const IRIS_CSV = new URL("../datasets/iris.csv", import.meta.url);
+// Resolved through the package, not relative to this file, so it is found from a bundle (dist/) too.
+const IRIS_CSV = createRequire(import.meta.url).resolve("@plateau/training/datasets/iris.csv");
 
 /** How error messages name a file source. */
 function describe(source: FileSource): string {
