@@ -10,7 +10,7 @@ import {
 } from "@plateau/client";
 import { loadConfig } from "@plateau/config";
 import { createDb, eventsAfter } from "@plateau/db";
-import { exampleJob } from "@plateau/spec/example";
+import { divergingJob, exampleJob } from "@plateau/spec/example";
 import { loadData, selectBackend } from "@plateau/training";
 import type { LayersModel, Tensor } from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -200,19 +200,7 @@ describe("a job end to end through HTTP", () => {
   it("ends a diverging job cancelled/nan_loss at the NaN batch and still serves the best checkpoint", async () => {
     // Unnormalized inputs (1…64) and y = 3x: fine at lr 1e-5, diverging once a rule sets 1e6 at epoch 2,
     // after ModelCheckpoint saved at least once.
-    const x = Array.from({ length: 64 }, (_, i) => [i + 1]);
-    const job = await client.submitJob({
-      name: "e2e-diverging",
-      model: { layers: [{ class_name: "Dense", config: { units: 1, input_shape: [1] } }] },
-      compile: { optimizer: { name: "sgd", learning_rate: 1e-5 }, loss: "mse" },
-      data: { source: "inline", x, y: x.map(([v]) => 3 * v) },
-      fit: { epochs: 10, batch_size: 8, validation_split: 0.25, shuffle: false },
-      callbacks: [
-        // biome-ignore lint/suspicious/noThenProperty: `then` is the Rule spec's field, never a function.
-        { type: "Rule", on: "epoch_begin", if: "epoch >= 2", then: { set_learning_rate: "1e6" } },
-        { type: "ModelCheckpoint", monitor: "val_loss", save_best_only: true },
-      ],
-    });
+    const job = await client.submitJob({ ...divergingJob(), name: "e2e-diverging" } as JobSpecInput);
     const events = await readStream(job.id);
 
     const [nan] = decisions(events, "nan");

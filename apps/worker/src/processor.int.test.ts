@@ -21,7 +21,7 @@ import {
   jobEventsChannel,
 } from "@plateau/queue";
 import { validateJobSpec } from "@plateau/spec";
-import { exampleJob } from "@plateau/spec/example";
+import { divergingJob, exampleJob } from "@plateau/spec/example";
 import {
   checkpointPrefix,
   createStorage,
@@ -219,19 +219,7 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
 
   it("ends a diverging job as cancelled/nan_loss at the first non-finite batch; the best checkpoint survives", async () => {
     // Unnormalized inputs (1…64) and y = 3x: fine at lr 1e-5, diverging once a rule sets 1e6 at epoch 2.
-    const x = Array.from({ length: 64 }, (_, i) => [i + 1]);
-    const jobId = await submit({
-      name: "diverging",
-      model: { layers: [{ class_name: "Dense", config: { units: 1, input_shape: [1] } }] },
-      compile: { optimizer: { name: "sgd", learning_rate: 1e-5 }, loss: "mse" },
-      data: { source: "inline", x, y: x.map(([v]) => 3 * v) },
-      fit: { epochs: 10, batch_size: 8, validation_split: 0.25, shuffle: false },
-      callbacks: [
-        // biome-ignore lint/suspicious/noThenProperty: `then` is the Rule spec's field, never a function.
-        { type: "Rule", on: "epoch_begin", if: "epoch >= 2", then: { set_learning_rate: "1e6" } },
-        { type: "ModelCheckpoint", monitor: "val_loss", save_best_only: true },
-      ],
-    });
+    const jobId = await submit({ ...divergingJob(), name: "diverging" });
     const job = await finished(jobId);
     const events = await allEvents(jobId);
 
