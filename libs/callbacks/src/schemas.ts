@@ -172,10 +172,23 @@ export const callbackSchemas: Record<string, CallbackSchema> = {
   },
 };
 
-/** One callback spec in a job: `{"type": "<KerasClassName>", ...keras options}`. */
-export const CallbackSpec = Type.Object(
-  { type: Type.String({ description: "Keras class name, e.g. ReduceLROnPlateau." }) },
-  { additionalProperties: true },
+/**
+ * One callback spec in a job: `{"type": "<KerasClassName>", ...keras options}` — one variant per
+ * callback, so the OpenAPI document lists every option. `validateCallbackSpecs` gives the errors.
+ */
+export const CallbackSpec = Type.Unsafe<CallbackSpec>(
+  Type.Union(
+    Object.entries(callbackSchemas).map(([type, { options }]) =>
+      Type.Object(
+        {
+          type: Type.Literal(type),
+          ...(options as unknown as { properties: Record<string, TSchema> }).properties,
+        },
+        { additionalProperties: false, title: type },
+      ),
+    ),
+    { description: 'A Keras callback: {"type": "<KerasClassName>", ...Keras options}.' },
+  ),
 );
 export type CallbackSpec = { type: string } & Record<string, unknown>;
 
