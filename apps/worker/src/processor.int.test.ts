@@ -217,6 +217,15 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
     expect(live.map((m) => m.seq)).toEqual(events.slice(1).map((e) => e.seq));
   });
 
+  it("frees every tensor a job allocated, so a long-lived worker does not grow", async () => {
+    const spec = { ...exampleJob(), name: "memory", fit: { ...irisExample.fit, epochs: 3 } };
+    await finished(await submit(spec)); // the first job also fills tfjs's own caches
+    const before = tf.memory().numTensors;
+    await finished(await submit(spec));
+    await finished(await submit(spec));
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it("ends a diverging job as cancelled/nan_loss at the first non-finite batch; the best checkpoint survives", async () => {
     // Unnormalized inputs (1…64) and y = 3x: fine at lr 1e-5, diverging once a rule sets 1e6 at epoch 2.
     const jobId = await submit({ ...divergingJob(), name: "diverging" });

@@ -223,6 +223,8 @@ async function runJob(
   } finally {
     // Saves captured before a failure still land, and before the job's terminal event.
     await sink.drain().catch((error) => log.warn({ err: error }, "could not store a checkpoint"));
+    // The model does not own an optimizer passed to compile(): its slots (e.g. Adam's moments) are freed here.
+    model?.optimizer?.dispose();
     model?.dispose();
     tf.dispose([
       data.train.x,
