@@ -3,7 +3,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { CallbackEvent } from "./base";
 import { EarlyStopping } from "./early-stopping";
-import { getLearningRate } from "./learning-rate";
+import { LearningRateScheduler } from "./learning-rate-scheduler";
 import { ModelCheckpoint } from "./model-checkpoint";
 import { createOptimizer } from "./optimizers";
 import { ReduceLROnPlateau } from "./reduce-lr-on-plateau";
@@ -71,7 +71,7 @@ describe("callbacks inside a real model.fit (wasm backend)", () => {
     tf.dispose([x]);
   });
 
-  it("the combined example from Keras's callback guide", async () => {
+  it("the combined example from Keras's callback guide, with its scheduler", async () => {
     const train = data(96, 1);
     const val = data(32, 2);
     const events: CallbackEvent[] = [];
@@ -87,19 +87,32 @@ describe("callbacks inside a real model.fit (wasm backend)", () => {
       { monitor: "val_accuracy", mode: "max", save_best_only: true },
       context,
     );
+    const scheduler = new LearningRateScheduler(
+      { schedule: "lr < 0.001 ? lr * 1.5 : epoch < 5 ? lr : epoch < 10 ? lr * exp(-0.1) : lr * exp(-0.05)" },
+      context,
+    );
     const history = await model.fit(train.x, train.y, {
       epochs: 80,
       batchSize: 16,
       validationData: [val.x, val.y],
-      callbacks: [reduce, stop, new TerminateOnNaN(undefined, context), checkpoint],
+      callbacks: [scheduler, reduce, stop, new TerminateOnNaN(undefined, context), checkpoint],
     });
     const lrs = history.history.learning_rate as number[];
     expect(lrs[0]).toBe(Math.fround(0.05));
-    for (const e of events.filter((e) => e.action === "reduce_lr")) {
+    const reductions = events.filter((e) => e.action === "reduce_lr");
+    for (const e of reductions) {
       expect(lrs[e.epoch]).toBe(e.details.from);
       expect(e.details.to).toBe(Math.fround(Math.max((e.details.from as number) * 0.2, 0.001)));
     }
-    expect(getLearningRate(model)).toBeGreaterThanOrEqual(Math.fround(0.001));
+    // Each epoch trains at the scheduler's rate, computed from where the previous epoch left it
+    // (after ReduceLROnPlateau's cut, when there was one) — the Python function's numbers.
+    const guide = (epoch: number, lr: number) =>
+      lr < 0.001 ? lr * 1.5 : epoch < 5 ? lr : lr * Math.exp(epoch < 10 ? -0.1 : -0.05);
+    for (let epoch = 1; epoch < lrs.length; epoch++) {
+      const cut = reductions.find((e) => e.epoch === epoch - 1);
+      const before = cut ? (cut.details.to as number) : lrs[epoch - 1];
+      expect(Math.abs(lrs[epoch] - guide(epoch, before))).toBeLessThanOrEqual(1e-6 * lrs[epoch]);
+    }
     // Checkpoints are saved exactly when val_acc reached a new maximum.
     const valAcc = history.history.val_acc as number[];
     const records = valAcc.filter((v, i) => valAcc.slice(0, i).every((w) => v > w));
