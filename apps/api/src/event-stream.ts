@@ -26,6 +26,11 @@ export interface JobEventStreamOptions {
   jobId: string;
   /** The last seq the client has; 0 for everything. */
   after: number;
+  /**
+   * Redis pub/sub delivers at most once: a message published while the subscriber reconnects is gone.
+   * The stream also reads Postgres this often, so even a job's last event arrives within this delay.
+   */
+  resyncMs: number;
   send: (message: SseMessage) => Promise<void>;
   /** Aborts when the client goes away or the server shuts down. */
   signal: AbortSignal;
@@ -112,11 +117,13 @@ export async function streamJobEvents(options: JobEventStreamOptions): Promise<v
     message: (text) => run(() => deliver(JSON.parse(text) as JobEvent)),
     resync: () => run(catchUp),
   });
+  const resync = setInterval(() => run(catchUp), options.resyncMs);
   try {
     run(catchUp);
     run(finishIfOver);
     await ended;
   } finally {
+    clearInterval(resync);
     await unsubscribe();
   }
 }

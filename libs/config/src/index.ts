@@ -61,6 +61,12 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     description: "Timeout of each dependency check in /readyz.",
   }),
+  SSE_RESYNC_MS: Type.Integer({
+    default: 10_000,
+    minimum: 100,
+    description:
+      "Open event streams also read Postgres this often, so an event whose live message was lost (Redis pub/sub is at-most-once) still arrives.",
+  }),
   WORKER_CONCURRENCY: Type.Integer({
     default: 1,
     minimum: 1,

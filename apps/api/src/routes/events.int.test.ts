@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApi, type TestApi } from "../test-api";
 
 const base = loadConfig();
+const RESYNC_MS = 300;
 let api: TestApi;
 beforeAll(async () => {
-  api = await startTestApi({ REDIS_PREFIX: `${base.REDIS_PREFIX}-api-events` });
+  api = await startTestApi({ REDIS_PREFIX: `${base.REDIS_PREFIX}-api-events`, SSE_RESYNC_MS: RESYNC_MS });
 });
 afterAll(() => api.close());
 
@@ -204,6 +205,24 @@ describe("GET /v1/jobs/:id/events", () => {
       data: { logs: { loss: 1 } },
     });
     expect(events.at(-1)?.data).toEqual({ status: "succeeded", stop_reason: "completed" });
+  });
+
+  it("delivers a job's last event even when its live message was lost (Redis pub/sub is at-most-once)", async () => {
+    const jobId = await newJob();
+    const received: SseEvent[] = [];
+    const streaming = listen(`${api.url}/v1/jobs/${jobId}/events`, { onEvent: (e) => received.push(e) });
+    await until(() => received.length === 1);
+    const lostAt = Date.now();
+    // Nothing follows it live, so only the stream's periodic read of Postgres can find it.
+    await emit(jobId, [status(2, { status: "failed", stop_reason: "error" })], { publish: false });
+    const { events, ended } = await streaming;
+    expect(ended).toBe(true);
+    expect(events.map((e) => [e.id, e.event])).toEqual([
+      ["1", "status"],
+      ["2", "status"],
+      [undefined, "done"],
+    ]);
+    expect(Date.now() - lostAt).toBeLessThan(RESYNC_MS + 2000);
   });
 
   it("resumes from Last-Event-ID (or ?after) without losing or repeating an event", async () => {
