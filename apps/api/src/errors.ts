@@ -90,7 +90,7 @@ function body(error: string, message: string, details: ErrorDetail[] = []): Erro
 }
 
 /** One detail per problem, pointing at the offending field itself (not its parent object). */
-export function validationDetails(errors: FastifySchemaValidationError[], context: string): ErrorDetail[] {
+function validationDetails(errors: FastifySchemaValidationError[], context: string): ErrorDetail[] {
   const prefix = context === "body" ? "" : `/${context}`;
   const seen = new Set<string>();
   const details: ErrorDetail[] = [];

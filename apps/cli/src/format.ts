@@ -67,7 +67,7 @@ export function decisionLine(decision: CallbackData, epoch: number | null, batch
 }
 
 /** A lifecycle change while following; terminal statuses are summarised by `outcomeLines` instead. */
-export function statusLine(data: StatusData): string {
+function statusLine(data: StatusData): string {
   if (data.status === "running") {
     const where = [data.backend && `backend ${data.backend}`, data.worker && `worker ${data.worker}`].filter(
       Boolean,

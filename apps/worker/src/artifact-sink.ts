@@ -25,7 +25,7 @@ export interface BestCheckpoint {
 }
 
 /** ModelCheckpoint's rendered filepath as the checkpoint's folder name: `/` and other unsafe characters → `_`. */
-export function checkpointName(filepath: string): string {
+function checkpointName(filepath: string): string {
   const name = filepath.replace(/[^A-Za-z0-9._=+-]/g, "_");
   if (!isValidName(name)) {
     throw new SpecError([

@@ -46,8 +46,7 @@ const FUNCTIONS: Record<string, { arity: [number, number]; fn: (...args: number[
 
 const CONSTANTS: Record<string, number> = { pi: Math.PI, e: Math.E };
 
-export const EXPRESSION_FUNCTIONS = Object.keys(FUNCTIONS);
-export const EXPRESSION_CONSTANTS = Object.keys(CONSTANTS);
+const EXPRESSION_FUNCTIONS = Object.keys(FUNCTIONS);
 
 type Compiled = (scope: Scope) => Value;
 

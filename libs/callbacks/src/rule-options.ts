@@ -27,7 +27,7 @@ const HOOKS_WITH_METRICS: readonly RuleHook[] = ["epoch_end", "train_batch_end",
 const BATCH_HOOKS: readonly RuleHook[] = ["train_batch_begin", "train_batch_end"];
 
 /** Variables every rule sees; `fired` counts this rule's earlier firings, `batch` exists in batch hooks. */
-export function fixedVariables(hook: RuleHook): string[] {
+function fixedVariables(hook: RuleHook): string[] {
   return [
     ...(hook === "train_begin" ? [] : ["epoch"]),
     ...(BATCH_HOOKS.includes(hook) ? ["batch"] : []),

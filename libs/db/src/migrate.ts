@@ -60,7 +60,7 @@ interface AppliedRow {
   started_at: Date;
 }
 
-export function checksumOf(bytes: Buffer): string {
+function checksumOf(bytes: Buffer): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 

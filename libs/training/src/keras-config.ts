@@ -34,7 +34,7 @@ function sameValue(a: unknown, b: unknown): boolean {
  * `registered_name` and `build_config` beside every class_name, DTypePolicy objects where tfjs wants a
  * dtype string, and Keras 2 metadata's `__tuple__` boxes.
  */
-export function unwrapKeras(value: Json): Json {
+function unwrapKeras(value: Json): Json {
   if (Array.isArray(value)) return value.map(unwrapKeras);
   if (!isObject(value)) return value;
   if (value.class_name === "__tuple__" && Array.isArray(value.items)) return value.items.map(unwrapKeras);
