@@ -1,11 +1,10 @@
 import { checkOptions, validateCallbackSpecs } from "@plateau/callbacks/schemas";
 import type { Config } from "@plateau/config";
 import {
-  buildModel,
   checkCompile,
   checkFit,
   checkModel,
-  countParams,
+  countModelParams,
   FitSpecSchema,
   hasValidation,
   logKeys,
@@ -100,10 +99,7 @@ function isLogged(monitor: string, logs: string[]): boolean {
 
 async function measureModel(tf: Tf, spec: ModelSpec): Promise<{ count: number } | { issues: Issue[] }> {
   try {
-    const model = await buildModel(tf, spec);
-    const count = countParams(model);
-    model.dispose();
-    return { count };
+    return { count: await countModelParams(tf, spec) };
   } catch (error) {
     if (error instanceof SpecError) return { issues: error.issues };
     return { issues: [{ path: "/model", message: (error as Error).message }] };

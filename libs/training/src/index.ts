@@ -31,7 +31,7 @@ export {
 } from "./data";
 export { checkFit, fitArgs, hasValidation } from "./fit";
 export { SUPPORTED_LAYERS } from "./keras-config";
-export { buildModel, checkModel, countParams, type LayerSpec, type ModelSpec } from "./model";
+export { buildModel, checkModel, countModelParams, type LayerSpec, type ModelSpec } from "./model";
 export {
   CompileSpecSchema,
   DataSourceSchema,

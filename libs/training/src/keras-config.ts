@@ -10,7 +10,7 @@ import {
 } from "./keras-layers";
 import { pointer, type SpecIssue } from "./spec-error";
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
 /** A layer as tfjs's Keras-format deserializer reads it. */

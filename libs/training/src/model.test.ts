@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend, type Tf } from "./backend";
 import { type CompileSpec, compileModel } from "./compile";
 import { loadData } from "./data";
-import { buildModel, checkModel, countParams } from "./model";
+import { buildModel, checkModel, countModelParams } from "./model";
 import type { DataSpec } from "./schemas";
 import { SpecError } from "./spec-error";
 
@@ -38,7 +38,8 @@ describe("Keras JSON fixtures", () => {
     it(`${name} builds with Keras's parameter count and trains one step`, async () => {
       expect(checkModel({ keras_json: fixture(name) })).toEqual([]);
       const model = await buildModel(tf, { keras_json: JSON.parse(fixture(name)) });
-      expect(countParams(model)).toBe(params);
+      expect(model.countParams()).toBe(params);
+      expect(await countModelParams(tf, { keras_json: fixture(name) })).toBe(params);
 
       const inputShape = model.inputs[0].shape.slice(1) as number[];
       const units = model.outputs[0].shape[1] as number;
@@ -60,7 +61,7 @@ describe("Keras JSON fixtures", () => {
   it("accepts the Keras JSON as text or object and inside a tfjs model.json", async () => {
     const topology = JSON.parse(fixture("keras2-functional"));
     const wrapped = await buildModel(tf, { keras_json: { format: "layers-model", modelTopology: topology } });
-    expect(countParams(wrapped)).toBe(193);
+    expect(wrapped.countParams()).toBe(193);
   });
 
   it("names unparseable JSON and an unknown model class", async () => {
@@ -88,7 +89,8 @@ describe("layers spec", () => {
   it("builds the jobs issue's example model and trains it on iris", async () => {
     const example = exampleJob();
     const model = await buildModel(tf, example.model);
-    expect(countParams(model)).toBe(4 * 64 + 64 + 64 * 3 + 3);
+    expect(model.countParams()).toBe(4 * 64 + 64 + 64 * 3 + 3);
+    expect(await countModelParams(tf, example.model)).toBe(model.countParams());
     compileModel(tf, model, example.compile as CompileSpec);
     const { train } = loadData(tf, example.data as DataSpec);
     const history = await model.fit(train.x, train.y, {

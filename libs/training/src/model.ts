@@ -1,6 +1,6 @@
 import type { LayersModel } from "@tensorflow/tfjs";
 import type { Tf } from "./backend";
-import { isObject, type JsonObject, toTfjsLayer } from "./keras-config";
+import { isObject, type Json, type JsonObject, toTfjsLayer } from "./keras-config";
 import { kerasJsonTopology } from "./keras-json";
 import { SpecError, type SpecIssue, throwIfIssues } from "./spec-error";
 
@@ -64,9 +64,31 @@ export function checkModel(spec: unknown, path = "/model"): SpecIssue[] {
 
 /** Builds the model a spec describes, with fresh weights. Throws SpecError on anything it cannot build. */
 export async function buildModel(tf: Tf, spec: ModelSpec, path = "/model"): Promise<LayersModel> {
+  return fromTopology(tf, topologyFor(spec, path), path);
+}
+
+/**
+ * How many weights (trainable and not) the model would hold, for the service's size limit, and whether
+ * it builds at all. It is built with every initializer replaced by zeros: drawing millions of random
+ * initial values is what building costs (about 100 ms → 10 ms for 6 M parameters on the cpu backend).
+ */
+export async function countModelParams(tf: Tf, spec: ModelSpec, path = "/model"): Promise<number> {
+  const model = await fromTopology(tf, withZeroInitializers(topologyFor(spec, path)) as JsonObject, path);
+  try {
+    return model.countParams();
+  } finally {
+    model.dispose();
+  }
+}
+
+function topologyFor(spec: ModelSpec, path: string): JsonObject {
   const issues: SpecIssue[] = [];
   const topology = topologyOf(spec, path, issues);
   throwIfIssues(issues);
+  return topology as JsonObject;
+}
+
+async function fromTopology(tf: Tf, topology: JsonObject, path: string): Promise<LayersModel> {
   try {
     return await tf.models.modelFromJSON({ modelTopology: topology as never });
   } catch (error) {
@@ -75,7 +97,15 @@ export async function buildModel(tf: Tf, spec: ModelSpec, path = "/model"): Prom
   }
 }
 
-/** Number of weights (trainable and not) the model holds, for the service's size limit. */
-export function countParams(model: LayersModel): number {
-  return model.countParams();
+function withZeroInitializers(value: Json): Json {
+  if (Array.isArray(value)) return value.map(withZeroInitializers);
+  if (!isObject(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [
+      key,
+      key.endsWith("_initializer") && item !== null
+        ? { class_name: "Zeros", config: {} }
+        : withZeroInitializers(item),
+    ]),
+  );
 }
