@@ -9,6 +9,7 @@ import { PlateauClient } from "@plateau/client";
 import { type Config, loadConfig } from "@plateau/config";
 import type { TestProject } from "vitest/node";
 import setupIsolated from "../test/global-setup";
+import { stopChild } from "../test/services";
 
 const API_MAIN = fileURLToPath(new URL("../apps/api/src/main.ts", import.meta.url));
 const WORKER_MAIN = fileURLToPath(new URL("../apps/worker/src/main.ts", import.meta.url));
@@ -104,14 +105,8 @@ function spawnService(name: string, main: string, env: Record<string, string>, l
   return {
     child,
     log,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 25_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    // Workers get time to finish their job and flush its events.
+    stop: () => stopChild(child, 25_000),
   };
 }
 
