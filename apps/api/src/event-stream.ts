@@ -1,5 +1,5 @@
 import { type Db, eventsAfter } from "@plateau/db";
-import type { JobEvent, StatusData } from "@plateau/spec";
+import { type JobEvent, type StatusData, TERMINAL_STATUSES } from "@plateau/spec";
 import type { EventHub } from "./event-hub";
 import { toWire } from "./job-events";
 
@@ -11,7 +11,6 @@ import { toWire } from "./job-events";
 export const SSE_BATCH_INTERVAL_MS = 250;
 
 const PAGE = 500;
-const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 
 export interface SseMessage {
   id?: string;
@@ -78,7 +77,7 @@ export async function streamJobEvents(options: JobEventStreamOptions): Promise<v
       lastBatchTime = time;
     }
     await send({ id: String(event.seq), event: event.type, data: event });
-    if (event.type === "status" && TERMINAL.has(String(event.data.status))) await finish(event.data);
+    if (event.type === "status" && TERMINAL_STATUSES.has(String(event.data.status))) await finish(event.data);
   }
 
   async function finish(data: Record<string, unknown>) {
@@ -107,7 +106,7 @@ export async function streamJobEvents(options: JobEventStreamOptions): Promise<v
   /** A client resuming after the terminal status (but before `done` reached it) still gets `done`. */
   async function finishIfOver() {
     const statuses = await eventsAfter(db, jobId, 0, { limit: PAGE, types: ["status"] });
-    const terminal = statuses.find((row) => TERMINAL.has(String((row.data as StatusData).status)));
+    const terminal = statuses.find((row) => TERMINAL_STATUSES.has(String((row.data as StatusData).status)));
     if (terminal && terminal.seq <= last) await finish(terminal.data as Record<string, unknown>);
   }
 

@@ -1,4 +1,5 @@
 import { ApiError, type Job, type PlateauClient } from "@plateau/client";
+import { TERMINAL_STATUSES } from "@plateau/spec/events";
 import cliProgress from "cli-progress";
 import { bestLines, eventLine, num, outcomeLine } from "./format";
 
@@ -37,8 +38,6 @@ function progressOn(out: Output, epochs: number): Progress {
   };
 }
 
-const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
-
 /**
  * Follows a job live until it ends: one line per epoch and per callback decision, a progress bar on
  * a terminal, then why it ended and the best checkpoint's model_url. Returns the finished job.
@@ -71,7 +70,7 @@ export async function followJob(
         progress.update(epochsDone, `${where}loss ${num(event.data.logs.loss)}`);
       }
       // The terminal status is told once, with its reason, after the stream.
-      if (event.type === "status" && TERMINAL.has(event.data.status)) continue;
+      if (event.type === "status" && TERMINAL_STATUSES.has(event.data.status)) continue;
       const line = eventLine(event, job.epochs);
       if (line !== null) progress.log(line);
     }

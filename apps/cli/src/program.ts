@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { type JobSpecInput, type JobStatus, PlateauClient, type SimulationInput } from "@plateau/client";
+import { JOB_STATUSES } from "@plateau/spec/events";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { followJob, type Output } from "./follow";
 import { bestLines, datasetLines, jobLines, jobTable, simulationLines } from "./format";
@@ -42,8 +43,6 @@ function positiveInteger(value: string): number {
   if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError("must be a positive integer.");
   return parsed;
 }
-
-const JOB_STATUSES: JobStatus[] = ["queued", "running", "succeeded", "failed", "cancelled"];
 
 /** The `plateau` command line; every command talks to the HTTP API through @plateau/client. */
 export function buildProgram(context: CliContext): Command {

@@ -11,8 +11,15 @@ export const EventType = Type.Enum(["status", "epoch_end", "batch_end", "callbac
 });
 export type EventType = Static<typeof EventType>;
 
-export const JobStatus = Type.Enum(["queued", "running", "succeeded", "failed", "cancelled"]);
+export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+export const JobStatus = Type.Enum([...JOB_STATUSES]);
 export type JobStatus = Static<typeof JobStatus>;
+/** A job in one of these will never change again: its stream has ended. */
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set<JobStatus>([
+  "succeeded",
+  "failed",
+  "cancelled",
+]);
 export const StopReason = Type.Enum(["completed", "early_stopping", "nan_loss", "user_cancel", "error"]);
 export type StopReason = Static<typeof StopReason>;
 
