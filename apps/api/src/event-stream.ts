@@ -1,7 +1,6 @@
 import { type Db, eventsAfter } from "@plateau/db";
-import { type JobEvent, type StatusData, TERMINAL_STATUSES } from "@plateau/spec";
+import { type JobEvent, type StatusData, TERMINAL_STATUSES, wireEvent } from "@plateau/spec";
 import type { EventHub } from "./event-hub";
-import { toWire } from "./job-events";
 
 /**
  * batch_end events are sampled for streaming: at most one per this many ms of the job's own clock
@@ -91,7 +90,7 @@ export async function streamJobEvents(options: JobEventStreamOptions): Promise<v
       const rows = await eventsAfter(db, jobId, last, { limit: PAGE });
       for (const row of rows) {
         if (finished) return;
-        await forward(toWire(row));
+        await forward(wireEvent(row));
       }
       if (rows.length < PAGE) return;
     }

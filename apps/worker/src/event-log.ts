@@ -1,5 +1,5 @@
 import { appendEvents, type Db, lastSeq, type NewEvent, type Prisma } from "@plateau/db";
-import type { EventDataByType, EventType, JobEvent } from "@plateau/spec";
+import { type EventDataByType, type EventType, wireEvent } from "@plateau/spec";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 
@@ -93,7 +93,7 @@ export class EventLog {
     const { publisher, channel, log } = this.options;
     if (!publisher) return;
     const pipeline = publisher.pipeline();
-    for (const event of events) pipeline.publish(channel, JSON.stringify(liveMessage(event)));
+    for (const event of events) pipeline.publish(channel, JSON.stringify(wireEvent(event)));
     // Postgres holds the events already: a lost publish only delays live readers until they reconnect.
     await pipeline.exec().catch((error) => log.warn({ err: error }, "could not publish live events"));
   }
@@ -109,15 +109,4 @@ export class EventLog {
       });
     }
   }
-}
-
-function liveMessage(event: NewEvent): JobEvent {
-  return {
-    seq: event.seq,
-    type: event.type,
-    epoch: event.epoch ?? null,
-    batch: event.batch ?? null,
-    data: event.data as JobEvent["data"],
-    time: (event.createdAt ?? new Date()).toISOString(),
-  };
 }

@@ -76,3 +76,25 @@ export const JobEvent = Type.Object({
   time: Type.String({ format: "date-time" }),
 });
 export type JobEvent = Static<typeof JobEvent>;
+
+/** An event as stored (a job_events row, or one about to be written), in its wire form. */
+export interface StoredEvent {
+  seq: number;
+  type: string;
+  epoch?: number | null;
+  batch?: number | null;
+  data: unknown;
+  createdAt?: Date;
+}
+
+/** The one wire form of an event: API responses, SSE data and Redis messages. */
+export function wireEvent(event: StoredEvent): JobEvent {
+  return {
+    seq: event.seq,
+    type: event.type as EventType,
+    epoch: event.epoch ?? null,
+    batch: event.batch ?? null,
+    data: event.data as JobEvent["data"],
+    time: (event.createdAt ?? new Date()).toISOString(),
+  };
+}
