@@ -1,26 +1,24 @@
 import { type Db, getDataset } from "@plateau/db";
+import { type DataUriRules, dataUriKey } from "@plateau/spec";
 import { getObjectText, type Storage } from "@plateau/storage";
 import { type DataFiles, type DataSource, type DataSpec, SpecError } from "@plateau/training";
 
 type FileSource = Extract<DataSource, { source: "uri" | "dataset" }>;
+type Deps = { db: Db; storage: Storage; dataUris: DataUriRules };
 
-/** The S3 key of a file source, checked to be in the service's bucket (the only one it may read). */
+/**
+ * The S3 key of a file source. A uri is checked again here, as at submission, so a job stored before a
+ * rule tightened (or written to the queue by hand) still reads nothing it may not.
+ */
 async function locate(
   source: FileSource,
   path: string,
-  deps: { db: Db; storage: Storage },
+  deps: Deps,
 ): Promise<{ key: string; source: FileSource }> {
   if (source.source === "uri") {
-    const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(source.uri);
-    if (!match || match[1] !== deps.storage.bucket) {
-      throw new SpecError([
-        {
-          path: `${path}/uri`,
-          message: `${source.uri} is not in this service's bucket; give s3://${deps.storage.bucket}/<key> or upload the file with POST /v1/datasets and use {"source": "dataset", "id": …}`,
-        },
-      ]);
-    }
-    return { key: match[2], source };
+    const located = dataUriKey(source.uri, deps.dataUris);
+    if ("message" in located) throw new SpecError([{ path: `${path}/uri`, message: located.message }]);
+    return { key: located.key, source };
   }
   const dataset = await getDataset(deps.db, source.id);
   if (!dataset) {
@@ -41,7 +39,7 @@ async function locate(
 async function fetchText(
   source: FileSource,
   path: string,
-  deps: { db: Db; storage: Storage },
+  deps: Deps,
 ): Promise<{ text: string; source: FileSource }> {
   const located = await locate(source, path, deps);
   const text = await getObjectText(deps.storage, located.key);
@@ -62,10 +60,7 @@ function isFile(source: DataSource): source is FileSource {
  * Reads the job's data files from S3 (`uri` in the service's bucket, or an uploaded `dataset`) for
  * `loadData`, with the spec completed by what the dataset row knows. Problems are SpecErrors a user can fix.
  */
-export async function fetchData(
-  spec: DataSpec,
-  deps: { db: Db; storage: Storage },
-): Promise<{ spec: DataSpec; files: DataFiles }> {
+export async function fetchData(spec: DataSpec, deps: Deps): Promise<{ spec: DataSpec; files: DataFiles }> {
   const files: DataFiles = {};
   let resolved = spec;
   if (isFile(spec)) {

@@ -94,21 +94,24 @@ afterAll(async () => {
 
 const irisExample = exampleJob();
 
-/** What the API does on POST /v1/jobs before enqueueing: validate, store the effective spec with its `queued` event. */
-async function store(body: Record<string, unknown>): Promise<string> {
+/**
+ * What the API does on POST /v1/jobs before enqueueing: validate, store the effective spec with its
+ * `queued` event. `bypass` replaces the data after validation, as a row written by hand would.
+ */
+async function store(body: Record<string, unknown>, bypass?: { data: unknown }): Promise<string> {
   const validation = await validateJobSpec(body, config, tf);
   if (!validation.ok) throw new Error(`invalid test spec: ${JSON.stringify(validation.issues)}`);
   const job = await createJob(db, {
     name: validation.spec.name,
-    spec: validation.spec as never,
+    spec: { ...validation.spec, ...bypass } as never,
     epochs: validation.spec.fit.epochs,
   });
   await appendEvents(db, [{ jobId: job.id, seq: 1, type: "status", data: { status: "queued" } }]);
   return job.id;
 }
 
-async function submit(body: Record<string, unknown>): Promise<string> {
-  const jobId = await store(body);
+async function submit(body: Record<string, unknown>, bypass?: { data: unknown }): Promise<string> {
+  const jobId = await store(body, bypass);
   await enqueueTraining(queue, jobId);
   return jobId;
 }
@@ -329,12 +332,13 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
       fit: { epochs: 2 },
       callbacks: [],
     });
-    const otherBucket = await submit({
-      ...irisExample,
-      name: "other-bucket",
+    // Refused at submission; the worker checks again for rows that never went through the API.
+    const unchecked = { ...irisExample, fit: { epochs: 2 }, callbacks: [] };
+    const otherBucket = await submit(unchecked, {
       data: { source: "uri", uri: "s3://someone-elses-bucket/train.csv", label: "species" },
-      fit: { epochs: 2 },
-      callbacks: [],
+    });
+    const climbing = await submit(unchecked, {
+      data: { source: "uri", uri: `s3://${storage.bucket}/uploads/../jobs/x/model.json`, label: "species" },
     });
     const wrongShape = await submit({
       ...irisExample,
@@ -378,11 +382,14 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
         /^\/data\/label: label column 'species' not found; columns are: petal_length, petal_width, kind in s3:\/\//,
       ),
     });
-    expect((await finished(otherBucket)).error).toContain(`give s3://${storage.bucket}/<key>`);
+    expect((await finished(otherBucket)).error).toMatch(
+      /^\/data\/uri: names bucket "someone-elses-bucket"; jobs read only this service's bucket/,
+    );
+    expect((await finished(climbing)).error).toMatch(/^\/data\/uri: key must be .*no "\.\."/);
     expect((await finished(wrongShape)).error).toMatch(
       /^the model does not fit the data: .*shape.* Change the first layer's input_shape/,
     );
-    for (const jobId of [badColumn, otherBucket, wrongShape]) {
+    for (const jobId of [badColumn, otherBucket, climbing, wrongShape]) {
       const events = await allEvents(jobId);
       expect(events.at(-1)!.data).toMatchObject({
         status: "failed",

@@ -10,7 +10,7 @@ import {
   TERMINAL_STATUSES,
 } from "@plateau/db";
 import { jobEventsChannel, type TrainingJob } from "@plateau/queue";
-import type { JobSpec } from "@plateau/spec";
+import { dataUriPrefixes, type JobSpec } from "@plateau/spec";
 import { InvalidKeyPartError, type Storage } from "@plateau/storage";
 import {
   buildModel,
@@ -167,7 +167,8 @@ async function runJob(
   const { config, db, storage } = context;
   const { tf } = context.backend;
   const spec = row.spec as unknown as JobSpec;
-  const fetched = await fetchData(spec.data, { db, storage });
+  const dataUris = { bucket: storage.bucket, prefixes: dataUriPrefixes(config.DATA_URI_PREFIXES) };
+  const fetched = await fetchData(spec.data, { db, storage, dataUris });
   const data = loadData(tf, fetched.spec, fetched.files);
   const sink = new S3ArtifactSink({ storage, db, jobId: row.id, events });
   let model: LayersModel | undefined;

@@ -96,6 +96,12 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     description: "...or as soon as this many events are buffered.",
   }),
+  DATA_URI_PREFIXES: Type.String({
+    default: "uploads/",
+    pattern: "^\\s*([A-Za-z0-9][A-Za-z0-9._=+/-]*/\\s*(,\\s*|$))*$",
+    description:
+      "Comma-separated key prefixes inside S3_BUCKET (each ending in /) that a job's data.uri may read; empty: none. jobs/ and datasets/ are never readable this way.",
+  }),
   MAX_EPOCHS: Type.Integer({ default: 1000, minimum: 1, description: "Largest fit.epochs accepted." }),
   MAX_PARAMS: Type.Integer({
     default: 10_000_000,

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { exampleJob } from "./example";
 import { validateJobSpec } from "./validate";
 
-const limits = { MAX_EPOCHS: 100, MAX_PARAMS: 10_000 };
+const limits = { MAX_EPOCHS: 100, MAX_PARAMS: 10_000, S3_BUCKET: "plateau", DATA_URI_PREFIXES: "uploads/" };
 let tf: Tf;
 beforeAll(async () => {
   tf = (await selectBackend("cpu")).tf;
@@ -86,7 +86,7 @@ describe("validateJobSpec", () => {
     expect(!tooLong.ok && tooLong.issues).toEqual([
       { path: "/fit/epochs", message: "must be <= 100 (this service's MAX_EPOCHS)" },
     ]);
-    const big = await validateJobSpec(example(), { MAX_EPOCHS: 100, MAX_PARAMS: 100 }, tf);
+    const big = await validateJobSpec(example(), { ...limits, MAX_PARAMS: 100 }, tf);
     expect(!big.ok && big.issues[0]).toMatchObject({
       path: "/model",
       message: expect.stringContaining("515 parameters"),

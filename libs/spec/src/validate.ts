@@ -14,9 +14,10 @@ import {
 } from "@plateau/training";
 import { type Issue, schemaIssues } from "@plateau/validation";
 import Value from "typebox/value";
+import { dataUriKey, dataUriPrefixes } from "./data-uri";
 import { type JobSpec, JobSpecSchema } from "./job-spec";
 
-export type Limits = Pick<Config, "MAX_EPOCHS" | "MAX_PARAMS">;
+export type Limits = Pick<Config, "MAX_EPOCHS" | "MAX_PARAMS" | "S3_BUCKET" | "DATA_URI_PREFIXES">;
 
 export type Validation = { ok: true; spec: JobSpec; params: number } | { ok: false; issues: Issue[] };
 
@@ -48,6 +49,7 @@ export async function validateJobSpec(body: unknown, limits: Limits, tf: Tf): Pr
       });
     }
   });
+  issues.push(...dataUriIssues(spec.data, limits));
   if (spec.fit.epochs > limits.MAX_EPOCHS) {
     issues.push({
       path: "/fit/epochs",
@@ -89,6 +91,19 @@ function structuralIssues(body: unknown): Issue[] {
     issues.push(...checkFit(spec.fit, spec.data.validation !== undefined));
   }
   return dedupe(issues);
+}
+
+function dataUriIssues(data: JobSpec["data"], limits: Limits): Issue[] {
+  const rules = { bucket: limits.S3_BUCKET, prefixes: dataUriPrefixes(limits.DATA_URI_PREFIXES) };
+  const sources = [
+    { path: "/data/uri", source: data },
+    { path: "/data/validation/uri", source: data.validation },
+  ];
+  return sources.flatMap(({ path, source }) => {
+    if (source?.source !== "uri") return [];
+    const located = dataUriKey(source.uri, rules);
+    return "message" in located ? [{ path, message: located.message }] : [];
+  });
 }
 
 function isLogged(monitor: string, logs: string[]): boolean {

@@ -144,6 +144,39 @@ describe("POST /v1/jobs", () => {
     },
   );
 
+  it.each([
+    ["another bucket", "s3://other-bucket/creds.csv", /names bucket "other-bucket"/],
+    ["a .. climbing into another bucket", "s3://{bucket}/../other-bucket/creds.csv", /no "\.\."/],
+    ["a .. inside the bucket", "s3://{bucket}/uploads/../jobs/x/model.json", /no "\.\."/],
+    ["an encoded ..", "s3://{bucket}/uploads/%2e%2e/jobs/x/model.json", /no "\.\."/],
+    ["the service's checkpoints", "s3://{bucket}/jobs/x/checkpoints/best/model.json", /not readable by jobs/],
+    ["an uploaded dataset's key", "s3://{bucket}/datasets/x/train.csv", /not readable by jobs/],
+    ["a key outside DATA_URI_PREFIXES", "s3://{bucket}/private/creds.csv", /under s3:\/\/.*\/uploads\//],
+  ])("refuses data.uri at %s: 400 at /data/uri, nothing stored or queued", async (_, uri, message) => {
+    const name = `uri-${randomUUID().slice(0, 8)}`;
+    for (const at of ["data", "validation"]) {
+      const spec = validSpec(name) as Record<string, unknown>;
+      const source = {
+        source: "uri",
+        uri: uri.replace("{bucket}", api.deps.storage.bucket),
+        label: "species",
+      };
+      spec.data = at === "data" ? source : { ...(spec.data as object), validation: source };
+      if (at === "validation") spec.fit = { epochs: 5 };
+      const response = await post(spec);
+      expect(response.statusCode).toBe(400);
+      expect(response.json().details).toEqual(
+        expect.arrayContaining([
+          {
+            path: at === "data" ? "/data/uri" : "/data/validation/uri",
+            message: expect.stringMatching(message),
+          },
+        ]),
+      );
+    }
+    await expectNothingStored(name);
+  });
+
   it("reports every problem of a spec in one answer", async () => {
     const spec = validSpec("many-problems") as Record<string, unknown>;
     spec.fit = { epochs: 0, batch_size: "16" };
