@@ -53,6 +53,90 @@ function toRefList(value: unknown): [string, number, number][] | null {
   return null;
 }
 
+/** Bounds that keep checking and building a submitted graph cheap, whatever the JSON says. */
+export const MAX_LAYERS = 1000;
+const MAX_TENSOR_REFS = 10_000;
+
+type GraphLayer = { name: string; path: string; isInput: boolean; nodes: (TensorRef[] | null)[] };
+
+/** Why a `[layer, node, tensor]` reference names nothing that will exist, or null when it does. */
+function refProblem(ref: readonly [string, number, number, ...unknown[]], nodeCount: Map<string, number>) {
+  const [layer, node, tensor] = ref;
+  const count = nodeCount.get(layer);
+  if (count === undefined) return `unknown layer "${layer}"`;
+  if (!Number.isInteger(node) || node < 0 || node >= count || !Number.isInteger(tensor) || tensor < 0) {
+    return `layer "${layer}" has no node ${node} (it has ${count}) or no tensor ${tensor}`;
+  }
+  return null;
+}
+
+/**
+ * Checks that tfjs can wire the graph: every reference names a node that exists, and no node waits on
+ * itself. tfjs resolves a Functional config by re-scanning until every node's inputs exist, so a cycle
+ * or a dangling reference would spin forever; here it is a linear pass (Kahn's algorithm over nodes,
+ * each node also after its layer's previous one, as tfjs numbers a layer's nodes in call order).
+ * Returns how many nodes each layer will have.
+ */
+function graphIssues(graph: GraphLayer[], issues: SpecIssue[]): Map<string, number> {
+  const nodeCount = new Map<string, number>();
+  let refs = 0;
+  for (const layer of graph) {
+    if (layer.isInput && layer.nodes.length > 0) {
+      issues.push({ path: `${layer.path}/inbound_nodes`, message: "an InputLayer has no inbound nodes" });
+    }
+    nodeCount.set(layer.name, layer.isInput ? 1 : layer.nodes.length);
+    refs += layer.nodes.reduce((sum, node) => sum + (node?.length ?? 0), 0);
+  }
+  if (refs > MAX_TENSOR_REFS) {
+    issues.push({
+      path: graph[0]?.path.replace(/\/\d+$/, "") ?? "",
+      message: `the layers' inbound nodes name ${refs} tensors; at most ${MAX_TENSOR_REFS} are accepted`,
+    });
+    return nodeCount;
+  }
+  const id = (layer: string, node: number) => `${layer}\u0000${node}`;
+  const waiting = new Map<string, number>();
+  const dependents = new Map<string, string[]>();
+  const ready: string[] = [];
+  const where = new Map<string, string>();
+  for (const layer of graph) {
+    if (layer.isInput) ready.push(id(layer.name, 0));
+    if (layer.isInput) continue;
+    layer.nodes.forEach((node, n) => {
+      const self = id(layer.name, n);
+      const path = `${layer.path}/inbound_nodes/${n}`;
+      where.set(self, path);
+      const inputs = (node ?? []).map((ref) => ({ ref, problem: refProblem(ref, nodeCount) }));
+      for (const { problem } of inputs) if (problem) issues.push({ path, message: problem });
+      if (node?.length === 0) issues.push({ path, message: "names no input tensor" });
+      const after = inputs.filter(({ problem }) => !problem).map(({ ref }) => id(ref[0], ref[1]));
+      if (n > 0) after.push(id(layer.name, n - 1));
+      waiting.set(self, after.length);
+      for (const before of after) {
+        const list = dependents.get(before);
+        if (list) list.push(self);
+        else dependents.set(before, [self]);
+      }
+      if (after.length === 0) ready.push(self);
+    });
+  }
+  for (let next = ready.pop(); next !== undefined; next = ready.pop()) {
+    waiting.delete(next);
+    for (const dependent of dependents.get(next) ?? []) {
+      const left = (waiting.get(dependent) ?? 0) - 1;
+      waiting.set(dependent, left);
+      if (left === 0) ready.push(dependent);
+    }
+  }
+  for (const node of [...waiting.keys()].slice(0, 5)) {
+    issues.push({
+      path: where.get(node) ?? "",
+      message: "can never run: it needs, directly or through other layers, its own output (a cycle)",
+    });
+  }
+  return nodeCount;
+}
+
 function sequentialTopology(config: unknown, path: string, issues: SpecIssue[]): JsonObject | null {
   // Keras 2.0/2.1 wrote a Sequential's config as the bare layer list.
   const layers = Array.isArray(config) ? config : isObject(config) ? config.layers : undefined;
@@ -73,8 +157,16 @@ function functionalTopology(config: unknown, path: string, issues: SpecIssue[]):
     issues.push({ path: `${path}/config/layers`, message: "a Functional model needs its list of layers" });
     return null;
   }
+  if (config.layers.length > MAX_LAYERS) {
+    issues.push({
+      path: `${path}/config/layers`,
+      message: `has ${config.layers.length} layers; at most ${MAX_LAYERS} are accepted`,
+    });
+    return null;
+  }
   const names = new Set<string>();
   const layers: JsonObject[] = [];
+  const graph: GraphLayer[] = [];
   config.layers.forEach((layer, i) => {
     const layerPath = `${path}/config/layers/${i}`;
     if (!isObject(layer)) {
@@ -85,6 +177,10 @@ function functionalTopology(config: unknown, path: string, issues: SpecIssue[]):
       typeof layer.name === "string" ? layer.name : isObject(layer.config) ? layer.config.name : null;
     if (typeof name !== "string") {
       issues.push({ path: `${layerPath}/name`, message: "a Functional model's layer needs a name" });
+      return;
+    }
+    if (names.has(name)) {
+      issues.push({ path: `${layerPath}/name`, message: `another layer is already named "${name}"` });
       return;
     }
     names.add(name);
@@ -100,23 +196,11 @@ function functionalTopology(config: unknown, path: string, issues: SpecIssue[]):
       }
       return converted;
     });
+    graph.push({ name, path: layerPath, isInput: built?.class_name === "InputLayer", nodes: inbound });
     if (built)
       layers.push({ ...built, name, config: { ...built.config, name }, inbound_nodes: inbound as never });
   });
-  // Check references only once every layer name is known: Keras lists layers in call order, but a shared
-  // layer may be referenced before its own entry.
-  layers.forEach((layer, i) => {
-    for (const node of layer.inbound_nodes as unknown as TensorRef[][]) {
-      for (const ref of node ?? []) {
-        if (!names.has(ref[0])) {
-          issues.push({
-            path: `${path}/config/layers/${i}/inbound_nodes`,
-            message: `unknown layer "${ref[0]}"`,
-          });
-        }
-      }
-    }
-  });
+  const nodeCount = graphIssues(graph, issues);
   const ends: Record<string, [string, number, number][] | null> = {};
   for (const key of ["input_layers", "output_layers"]) {
     ends[key] = toRefList(config[key]);
@@ -127,8 +211,8 @@ function functionalTopology(config: unknown, path: string, issues: SpecIssue[]):
       });
     } else {
       for (const ref of ends[key]) {
-        if (!names.has(ref[0]))
-          issues.push({ path: `${path}/config/${key}`, message: `unknown layer "${ref[0]}"` });
+        const problem = refProblem(ref, nodeCount);
+        if (problem) issues.push({ path: `${path}/config/${key}`, message: problem });
       }
     }
   }

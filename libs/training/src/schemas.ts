@@ -1,6 +1,7 @@
 import Type, { type Static, type TSchema } from "typebox";
 import { LOSSES, METRICS, OPTIMIZER_DEFAULTS, type OptimizerName } from "./compile";
 import { SUPPORTED_LAYERS } from "./keras-config";
+import { MAX_LAYERS } from "./keras-json";
 
 /**
  * JSON schemas (TypeBox) for the model, compile, data and fit parts of a job spec. Field names follow
@@ -30,6 +31,7 @@ export const ModelSpecSchema = Type.Union(
       {
         layers: Type.Array(LayerSpecSchema, {
           minItems: 1,
+          maxItems: MAX_LAYERS,
           description: "A Sequential model's layers; the first needs input_shape (or be an InputLayer).",
         }),
       },

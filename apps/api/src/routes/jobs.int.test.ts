@@ -177,6 +177,39 @@ describe("POST /v1/jobs", () => {
     await expectNothingStored(name);
   });
 
+  it("refuses a Functional model whose layer is its own input (once an endless loop) and stays responsive", async () => {
+    const name = `cycle-${randomUUID().slice(0, 8)}`;
+    const layer = (class_name: string, layerName: string, inbound: unknown[], config: object) => ({
+      class_name,
+      name: layerName,
+      config: { name: layerName, ...config },
+      inbound_nodes: inbound,
+    });
+    const spec = {
+      ...validSpec(name),
+      model: {
+        keras_json: {
+          class_name: "Functional",
+          config: {
+            layers: [
+              layer("InputLayer", "x", [], { batch_input_shape: [null, 4] }),
+              layer("Dense", "loop", [[["loop", 0, 0, {}]]], { units: 3, activation: "softmax" }),
+            ],
+            input_layers: [["x", 0, 0]],
+            output_layers: [["loop", 0, 0]],
+          },
+        },
+      },
+    };
+    const response = await post(spec);
+    expect(response.statusCode).toBe(400);
+    expect(response.json().details).toEqual([
+      { path: "/model/keras_json/config/layers/1/inbound_nodes/0", message: expect.stringMatching(/cycle/) },
+    ]);
+    expect((await api.app.inject({ url: "/healthz" })).statusCode).toBe(200);
+    await expectNothingStored(name);
+  });
+
   it("reports every problem of a spec in one answer", async () => {
     const spec = validSpec("many-problems") as Record<string, unknown>;
     spec.fit = { epochs: 0, batch_size: "16" };
