@@ -1,1 +1,3 @@
-export {};
+export { TableReader } from "./reader";
+export { parseTable, type TableFormat, type TableRow, type TableSummary } from "./rows";
+export { TableError } from "./table-error";

@@ -1,7 +1,8 @@
+import { parseTable, TableError, type TableFormat, type TableRow } from "@plateau/tabular";
 import { SpecError } from "./spec-error";
 import type { Table } from "./synthetic";
 
-export type TableFormat = "csv" | "jsonl";
+export type { TableFormat };
 
 export interface TableOptions {
   format: TableFormat;
@@ -20,85 +21,14 @@ export interface TableOptions {
   path?: string;
 }
 
-interface Raw {
-  columns: string[];
-  /** Each row's cells by column, with the file line it came from. */
-  rows: { line: number; cells: Record<string, unknown> }[];
-}
-
-/** Splits CSV text into records (RFC 4180: quoted fields may hold commas, quotes and newlines). */
-function csvRecords(text: string): { line: number; fields: string[] }[] {
-  const records: { line: number; fields: string[] }[] = [];
-  let fields: string[] = [];
-  let field = "";
-  let quoted = false;
-  let line = 1;
-  let start = 1;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') {
-        quoted = false;
-      } else {
-        if (c === "\n") line++;
-        field += c;
-      }
-    } else if (c === '"') {
-      quoted = true;
-    } else if (c === ",") {
-      fields.push(field);
-      field = "";
-    } else if (c === "\n" || c === "\r") {
-      if (c === "\r" && text[i + 1] === "\n") i++;
-      fields.push(field);
-      if (fields.length > 1 || fields[0].trim() !== "") records.push({ line: start, fields });
-      fields = [];
-      field = "";
-      line++;
-      start = line;
-    } else {
-      field += c;
-    }
+/** The file's rows; a file the reader refuses is a SpecError naming the line, like every other problem. */
+function read(text: string, format: TableFormat, fail: (message: string) => never) {
+  try {
+    return parseTable(text, format);
+  } catch (error) {
+    if (error instanceof TableError) fail(error.message);
+    throw error;
   }
-  fields.push(field);
-  if (fields.length > 1 || fields[0].trim() !== "") records.push({ line: start, fields });
-  return records;
-}
-
-function parseCsv(text: string, fail: (message: string) => never): Raw {
-  const [header, ...records] = csvRecords(text.replace(/^\uFEFF/, ""));
-  if (!header) fail("the file is empty; expected a header row of column names");
-  const columns = header.fields.map((name) => name.trim());
-  const rows = records.map(({ line, fields }) => {
-    if (fields.length !== columns.length) {
-      fail(`line ${line} has ${fields.length} cells but the header names ${columns.length} columns`);
-    }
-    return { line, cells: Object.fromEntries(columns.map((name, i) => [name, fields[i]])) };
-  });
-  return { columns, rows };
-}
-
-function parseJsonl(text: string, fail: (message: string) => never): Raw {
-  const rows: Raw["rows"] = [];
-  const columns: string[] = [];
-  text.split(/\r?\n/).forEach((content, i) => {
-    if (content.trim() === "") return;
-    let row: unknown;
-    try {
-      row = JSON.parse(content);
-    } catch (error) {
-      fail(`line ${i + 1} is not valid JSON: ${(error as Error).message}`);
-    }
-    if (typeof row !== "object" || row === null || Array.isArray(row)) {
-      fail(`line ${i + 1} must be a JSON object of column values`);
-    }
-    for (const key of Object.keys(row as object)) if (!columns.includes(key)) columns.push(key);
-    rows.push({ line: i + 1, cells: row as Record<string, unknown> });
-  });
-  return { columns, rows };
 }
 
 function toNumber(value: unknown): number {
@@ -118,8 +48,7 @@ export function readTable(text: string, options: TableOptions): Table {
   const fail = (message: string, at = path): never => {
     throw new SpecError([{ path: at, message: `${message}${where}` }]);
   };
-  const raw = options.format === "csv" ? parseCsv(text, fail) : parseJsonl(text, fail);
-  if (raw.rows.length === 0) fail("the file has no data rows");
+  const raw = read(text, options.format, fail);
   const labels = typeof options.label === "string" ? [options.label] : options.label;
   const listColumns = `; columns are: ${raw.columns.join(", ")}`;
   for (const label of labels) {
@@ -133,7 +62,7 @@ export function readTable(text: string, options: TableOptions): Table {
   });
   if (features.length === 0) fail(`no feature columns besides the label${listColumns}`);
 
-  const cell = (row: Raw["rows"][number], index: number, name: string): number => {
+  const cell = (row: TableRow, index: number, name: string): number => {
     const value = toNumber(row.cells[name]);
     if (!Number.isFinite(value)) {
       fail(
