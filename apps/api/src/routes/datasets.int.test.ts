@@ -68,6 +68,19 @@ describe("datasets", () => {
     expect(response.json()).toMatchObject({ format: "jsonl", columns: ["x", "y", "z"], rows: 2 });
   });
 
+  it("refuses a CSV the worker could not read, naming the line, and keeps nothing", async () => {
+    const keysBefore = await listKeys(api.deps.storage, "datasets/");
+    const response = await upload("ragged.csv", "text/csv", "a,b,label\n1,2,x\n3,y\n");
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({
+      error: "invalid_dataset",
+      message: "ragged.csv: line 3 has 2 cells but the header names 3 columns. Nothing was stored.",
+      details: [{ path: "/body", message: "line 3 has 2 cells but the header names 3 columns" }],
+    });
+    expect(await api.deps.db.dataset.count({ where: { filename: "ragged.csv" } })).toBe(0);
+    expect(await listKeys(api.deps.storage, "datasets/")).toEqual(keysBefore);
+  });
+
   it("rejects oversized, malformed, unnamed and untyped uploads, storing nothing", async () => {
     const before = (await listKeys(api.deps.storage, "datasets/")).length;
     const large = await upload("big.csv", "text/csv", `a,b\n${"1,2\n".repeat(2000)}`);

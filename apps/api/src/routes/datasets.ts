@@ -4,13 +4,12 @@ import { pipeline } from "node:stream/promises";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { createDataset, type Dataset, getDataset } from "@plateau/db";
 import { datasetKey, deleteKeys, isValidName, uploadObject } from "@plateau/storage";
-import type { TableFormat } from "@plateau/training";
+import { TableError, type TableFormat, TableReader, type TableSummary } from "@plateau/tabular";
 import Type from "typebox";
 import { bodyCheckedByHandler } from "../app";
 import type { ApiDeps } from "../deps";
 import { ApiError } from "../errors";
 import { DateTime, ErrorRef, Uuid } from "../schemas";
-import { TableSummarizer, TableSummaryError } from "../table-summary";
 
 const FORMATS: Record<string, TableFormat> = {
   "text/csv": "csv",
@@ -81,14 +80,15 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
 
       const id = randomUUID();
       const key = datasetKey(id, filename);
-      const summarizer = new TableSummarizer(format);
+      // The worker's own reader: a file it would refuse is refused here, before anything is kept.
+      const reader = new TableReader(format);
       let size = 0;
       const tap = new Transform({
         transform(chunk: Buffer, _encoding, callback) {
           size += chunk.length;
           if (size > limit) return callback(tooLarge(limit));
           try {
-            summarizer.write(chunk);
+            reader.write(chunk);
           } catch (error) {
             return callback(error as Error);
           }
@@ -97,13 +97,13 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
       });
       // Errors of the tap surface through the upload, which reads from it.
       const piped = pipeline(request.body as unknown as Readable, tap).catch(() => {});
-      let summary: ReturnType<TableSummarizer["end"]>;
+      let summary: TableSummary;
       try {
         await uploadObject(storage, key, tap, { contentType: request.headers["content-type"] });
-        summary = summarizer.end();
+        summary = reader.end();
       } catch (error) {
         await deleteKeys(storage, [key]).catch(() => {});
-        if (error instanceof TableSummaryError) {
+        if (error instanceof TableError) {
           throw new ApiError(400, "invalid_dataset", `${filename}: ${error.message}. Nothing was stored.`, [
             { path: "/body", message: error.message },
           ]);
