@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # Targets: api, worker (CPU: native tfjs-node), worker-gpu (CUDA: tfjs-node-gpu).
 #   docker build --target api -t plateau-api .
-# The processes run from `npm run build` output (dist/api.js, dist/worker.js); node_modules holds the
-# npm dependencies only, production ones. Migrations run from source: node --import tsx libs/db/src/migrate-cli.ts
+# Every image runs compiled JavaScript with plain node and holds only what that needs: dist/ (`npm run
+# build`: api.js, worker.js, cli.js and migrate.js, the migration runner), prisma/migrations,
+# package.json and production node_modules. No sources, no libs/, no dev dependencies (tsx, tsup, prisma).
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 # @tensorflow/tfjs-node-gpu 4.22 is built against libtensorflow 2.9: CUDA 11.2 and cuDNN 8.1.
@@ -26,29 +27,35 @@ RUN npm ci --include=dev --ignore-scripts --no-audit --no-fund
 COPY . .
 RUN node scripts/prisma-generate.mjs && npm run build
 
+# Each dependency stage ends by removing npm's workspace links (node_modules/@plateau/* -> libs/*): the
+# bundles carry that code, and the images have no libs/ for the links to point at.
 FROM base AS prod-deps
 COPY --from=manifests /app ./
-RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
+ && rm -rf node_modules/@plateau
 
 # The CPU worker adds tfjs-node (native TensorFlow, several times faster than wasm); its install
 # script downloads libtensorflow.
 FROM prod-deps AS worker-deps
 RUN npm install --no-save --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund @tensorflow/tfjs-node@4.22.0 \
- && npm rebuild @tensorflow/tfjs-node
+ && npm rebuild @tensorflow/tfjs-node \
+ && rm -rf node_modules/@plateau
 
 # The optional dependency tfjs-node-gpu, with its GPU libtensorflow. Downloading needs no GPU.
 FROM base AS gpu-deps
 COPY --from=manifests /app ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm rebuild @tensorflow/tfjs-node-gpu
+ && npm rebuild @tensorflow/tfjs-node-gpu \
+ && rm -rf node_modules/@plateau
 
-# What every image holds besides node_modules: the bundles, plus libs/ and prisma/ for migrations.
+# What every image holds besides node_modules. package.json makes dist/*.js ES modules ("type": "module");
+# dist/node_modules carries the data files the bundles resolve by package name (tsup.config.ts);
+# dist/migrate.js reads ../prisma/migrations.
 FROM base AS app
 ENV NODE_ENV=production
 COPY --from=build /app/package.json ./
 COPY --from=build /app/dist ./dist
-COPY --from=build /app/libs ./libs
-COPY --from=build /app/prisma ./prisma
+COPY --from=build /app/prisma/migrations ./prisma/migrations
 
 FROM app AS api
 COPY --from=prod-deps /app/node_modules ./node_modules

@@ -9,6 +9,7 @@ const read = (file: string) => readFileSync(new URL(`../${file}`, import.meta.ur
 
 interface Service {
   build?: { target?: string };
+  command?: string[];
   environment?: Record<string, string>;
   profiles?: string[];
   deploy?: { resources?: { reservations?: { devices?: { driver?: string; capabilities?: string[] }[] } } };
@@ -21,6 +22,18 @@ function readmeServices(): string[] {
   const readme = read("README.md");
   const section = readme.split(/^## Containers\s*$/m)[1]?.split(/^## /m)[0] ?? "";
   return [...section.matchAll(/^\|\s*`([^`]+)`\s*\|/gm)].map((match) => match[1]);
+}
+
+/** The Dockerfile's instructions (continuation lines joined, comments dropped), by stage name. */
+function dockerfileStages(): Record<string, string[]> {
+  const stages: Record<string, string[]> = {};
+  let current: string[] = [];
+  for (const line of read("Dockerfile").replace(/\\\n/g, " ").split("\n")) {
+    const from = /^FROM\s+\S+\s+AS\s+(\S+)/i.exec(line);
+    if (from) stages[from[1]] = current = [];
+    else if (line.trim() && !line.startsWith("#")) current.push(line.trim());
+  }
+  return stages;
 }
 
 describe("docker-compose.yml", () => {
@@ -64,6 +77,32 @@ describe("docker-compose.yml", () => {
         name,
       ).toEqual([]);
     }
+  });
+
+  it("runs compiled JavaScript from images holding dist/, prisma/migrations, package.json and node_modules only", () => {
+    const stages = dockerfileStages();
+    for (const stage of ["app", "api", "worker", "worker-gpu"]) {
+      const copies = stages[stage].filter((line) => /^COPY\s/.test(line));
+      expect(copies.length, stage).toBeGreaterThan(0);
+      for (const copy of copies) {
+        const from = /--from=(\S+)/.exec(copy)?.[1];
+        const sources = copy
+          .split(/\s+/)
+          .slice(1, -1)
+          .filter((token) => !token.startsWith("--"));
+        for (const source of sources) {
+          const allowed =
+            /^\/app\/(package\.json|dist|prisma\/migrations|node_modules)$/.test(source) ||
+            (from === "app" && source === "/app") ||
+            (from === "base" && source === "/usr/local/bin/node");
+          expect(allowed, `${stage}: ${copy}`).toBe(true);
+        }
+      }
+      for (const cmd of stages[stage].filter((line) => /^CMD\s/.test(line))) {
+        expect(cmd, stage).toMatch(/^CMD \["node", ("--[a-z-]+", )*"dist\/\w+\.js"\]$/);
+      }
+    }
+    expect(compose.services.migrate.command).toEqual(["node", "--enable-source-maps", "dist/migrate.js"]);
   });
 
   it("runs the GPU worker only under the gpu profile, with an NVIDIA device reserved", () => {

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,7 +18,14 @@ import pg from "pg";
  * the migrated database and schema.prisma disagree.
  */
 
-export const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL("../../../prisma/migrations", import.meta.url));
+/**
+ * Where prisma/migrations is relative to the running code: one folder up from a bundle in dist/, three
+ * up from these sources in libs/db/src.
+ */
+const MIGRATIONS_DIRS = ["../prisma/migrations", "../../../prisma/migrations"].map((path) =>
+  fileURLToPath(new URL(path, import.meta.url)),
+);
+export const DEFAULT_MIGRATIONS_DIR = MIGRATIONS_DIRS.find((dir) => existsSync(dir)) ?? MIGRATIONS_DIRS[0];
 
 /** Prisma's own lock key, so this runner and `prisma migrate` exclude each other. */
 const ADVISORY_LOCK_KEY = 72707369;
