@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { JobSpecInput } from "@plateau/client";
+import type { JobSpec } from "@plateau/contract";
 import {
   createTrainingQueue,
   createTrainingWorker,
@@ -15,7 +15,7 @@ const JOBS = 200;
 const WARMUP = 5;
 
 /** Trains in a few ms, so the worker is idle again almost at once and each job meets an idle worker. */
-const tiny: JobSpecInput = {
+const tiny: JobSpec = {
   name: "bench-dispatch",
   model: { layers: [{ class_name: "Dense", config: { units: 1, input_shape: [4] } }] },
   compile: { optimizer: "sgd", loss: "mse" },

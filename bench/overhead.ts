@@ -1,17 +1,5 @@
-import type { CallbackSpec } from "@plateau/callbacks";
-import type { JobSpecInput } from "@plateau/client";
-import {
-  buildModel,
-  type CompileSpec,
-  compileModel,
-  type DataSpec,
-  type FitSpec,
-  fitArgs,
-  loadData,
-  type ModelSpec,
-  selectBackend,
-  type Tf,
-} from "@plateau/training";
+import type { CallbackSpec, CompileSpec, DataSpec, FitSpec, JobSpec, ModelSpec } from "@plateau/contract";
+import { buildModel, compileModel, fitArgs, loadData, selectBackend, type Tf } from "@plateau/training";
 import { median, ms, progress, type Row } from "./report";
 import type { Stack } from "./stack";
 
@@ -24,7 +12,7 @@ const SCHEDULE = "epoch < 2 ? lr : lr * 0.98";
 
 interface Workload {
   name: string;
-  spec: JobSpecInput;
+  spec: JobSpec;
 }
 
 /** The issue's example job with every epoch checkpointed: epochs of ~10 ms, so per-epoch costs show in full. */
@@ -111,7 +99,7 @@ const regressionWithoutCheckpoints: Workload = {
  * `model.fit` alone, no callbacks, in this process. Building the model and loading the data are timed apart
  * (`setupMs`): the job's time includes them, the fit time compared against it does not.
  */
-async function bareFit(tf: Tf, spec: JobSpecInput): Promise<{ fitMs: number; setupMs: number }> {
+async function bareFit(tf: Tf, spec: JobSpec): Promise<{ fitMs: number; setupMs: number }> {
   const setupStart = performance.now();
   const model = await buildModel(tf, spec.model as ModelSpec);
   compileModel(tf, model, spec.compile as CompileSpec);
@@ -136,7 +124,7 @@ interface ServiceRun {
 }
 
 /** Submits over HTTP, follows the job's SSE stream to `done`, and reads the times off the job row. */
-async function throughService(stack: Stack, spec: JobSpecInput): Promise<ServiceRun> {
+async function throughService(stack: Stack, spec: JobSpec): Promise<ServiceRun> {
   const { client } = stack;
   const { id } = await client.submitJob(spec);
   const events: Record<string, number> = {};
@@ -155,7 +143,7 @@ async function throughService(stack: Stack, spec: JobSpecInput): Promise<Service
   };
 }
 
-function withEpochs(spec: JobSpecInput, epochs: number): JobSpecInput {
+function withEpochs(spec: JobSpec, epochs: number): JobSpec {
   return { ...spec, fit: { ...spec.fit, epochs } };
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { JobSpecInput } from "@plateau/client";
+import type { JobSpec } from "@plateau/contract";
 import { createTrainingQueue, enqueueTraining } from "@plateau/queue";
 import { ms, percentile, progress, type Row } from "./report";
 import type { Stack } from "./stack";
@@ -12,7 +12,7 @@ const CONCURRENCY = 16;
 /** The issue's example job: what a client really posts, validated in full (callbacks, monitors, model size). */
 const example = JSON.parse(
   readFileSync(new URL("../examples/iris-plateau.json", import.meta.url), "utf8"),
-) as JobSpecInput;
+) as JobSpec;
 
 /** `count` calls of `operation`, `concurrency` at a time; the rate per second and each call's latency. */
 async function measure(count: number, operation: () => Promise<unknown>) {

@@ -1,14 +1,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import {
-  type JobSpecInput,
-  type MetricsRow,
-  PlateauClient,
-  type StoredEvent,
-  type StreamEvent,
-} from "@plateau/client";
+import { PlateauClient } from "@plateau/client";
 import { loadConfig } from "@plateau/config";
+import type {
+  JobSpec as JobSpecInput,
+  MetricsRow,
+  TypedJobEvent as StoredEvent,
+  StreamEvent,
+} from "@plateau/contract";
 import { createDb, eventsAfter } from "@plateau/db";
 import { divergingJob, exampleJob } from "@plateau/spec/example";
 import { loadData, selectBackend } from "@plateau/training";

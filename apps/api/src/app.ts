@@ -3,6 +3,7 @@ import sse from "@fastify/sse";
 import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Config } from "@plateau/config";
+import { ErrorResponseSchema } from "@plateau/contract";
 import { Ajv, type Options as AjvOptions } from "ajv";
 import addFormats from "ajv-formats";
 import Fastify, {
@@ -12,7 +13,7 @@ import Fastify, {
   type RawServerDefault,
 } from "fastify";
 import type { Logger } from "pino";
-import { ErrorResponseSchema, installErrorHandling } from "./errors";
+import { installErrorHandling } from "./errors";
 
 export type App = FastifyInstance<
   RawServerDefault,

@@ -1,23 +1,10 @@
+import { type ErrorResponse, type Issue, pointerToken } from "@plateau/contract";
 import type { FastifyError, FastifySchemaValidationError } from "fastify";
-import Type, { type Static } from "typebox";
+import Type from "typebox";
 import type { App } from "./app";
 
-/**
- * The one error shape every route answers with. `path` is a JSON pointer into the request body
- * (`/callbacks/0/factor`); for query-string, path-parameter and header problems it is prefixed with
- * the part (`/querystring/limit`).
- */
-export const ErrorDetailSchema = Type.Object({ path: Type.String(), message: Type.String() });
-export const ErrorResponseSchema = Type.Object(
-  {
-    error: Type.String({ description: "Short machine-readable code, e.g. invalid_request, not_found." }),
-    message: Type.String({ description: "What happened and what to do about it." }),
-    details: Type.Array(ErrorDetailSchema),
-  },
-  { $id: "ErrorResponse" },
-);
-export type ErrorDetail = Static<typeof ErrorDetailSchema>;
-export type ErrorResponse = Static<typeof ErrorResponseSchema>;
+/** Where a route's responses name the error shape (registered once by the app). */
+export const ErrorRef = Type.Ref("ErrorResponse");
 
 /** Throw from a handler to answer with the error shape, e.g. `new ApiError(409, "conflict", "...")`. */
 export class ApiError extends Error {
@@ -25,7 +12,7 @@ export class ApiError extends Error {
     readonly statusCode: number,
     readonly code: string,
     message: string,
-    readonly details: ErrorDetail[] = [],
+    readonly details: Issue[] = [],
   ) {
     super(message);
     this.name = "ApiError";
@@ -85,23 +72,23 @@ export function installErrorHandling(app: App): void {
   );
 }
 
-function body(error: string, message: string, details: ErrorDetail[] = []): ErrorResponse {
+function body(error: string, message: string, details: Issue[] = []): ErrorResponse {
   return { error, message, details };
 }
 
 /** One detail per problem, pointing at the offending field itself (not its parent object). */
-function validationDetails(errors: FastifySchemaValidationError[], context: string): ErrorDetail[] {
+function validationDetails(errors: FastifySchemaValidationError[], context: string): Issue[] {
   const prefix = context === "body" ? "" : `/${context}`;
   const seen = new Set<string>();
-  const details: ErrorDetail[] = [];
+  const details: Issue[] = [];
   for (const error of errors) {
     let path = error.instancePath;
     let message = error.message ?? error.keyword;
     if (error.keyword === "required") {
-      path += `/${escapePointer(String(error.params.missingProperty))}`;
+      path += `/${pointerToken(String(error.params.missingProperty))}`;
       message = "is required";
     } else if (error.keyword === "additionalProperties") {
-      path += `/${escapePointer(String(error.params.additionalProperty))}`;
+      path += `/${pointerToken(String(error.params.additionalProperty))}`;
       message = "is not a known property";
     }
     const detail = { path: prefix + path, message };
@@ -112,9 +99,4 @@ function validationDetails(errors: FastifySchemaValidationError[], context: stri
     }
   }
   return details;
-}
-
-// RFC 6901: "~" and "/" inside a property name.
-function escapePointer(segment: string): string {
-  return segment.replaceAll("~", "~0").replaceAll("/", "~1");
 }

@@ -1,5 +1,5 @@
+import { type JobEvent, type StatusData, TERMINAL_STATUSES, wireEvent } from "@plateau/contract";
 import { type Db, eventsAfter } from "@plateau/db";
-import { type JobEvent, type StatusData, TERMINAL_STATUSES, wireEvent } from "@plateau/spec";
 import type { EventHub } from "./event-hub";
 
 /**

@@ -1,7 +1,7 @@
 import type { Config } from "@plateau/config";
+import { type StatusData, wireEvent } from "@plateau/contract";
 import { appendEvents, type Db, lastSeq, type NewEvent, type Prisma } from "@plateau/db";
 import { jobEventsChannel } from "@plateau/queue";
-import { type StatusData, wireEvent } from "@plateau/spec";
 import type { Redis } from "ioredis";
 
 /**

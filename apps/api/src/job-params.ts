@@ -1,13 +1,7 @@
+import { Uuid } from "@plateau/contract";
 import { type Db, getJob, type Job } from "@plateau/db";
 import Type from "typebox";
 import { ApiError } from "./errors";
-import { Uuid } from "./schemas";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
 
 /** Path parameters of every /v1/jobs/:id/... route. */
 export const JobIdParams = Type.Object({ id: Uuid });

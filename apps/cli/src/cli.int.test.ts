@@ -4,8 +4,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type JobSpecInput, PlateauClient } from "@plateau/client";
+import { PlateauClient } from "@plateau/client";
 import { loadConfig } from "@plateau/config";
+import type { JobSpec } from "@plateau/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApi, type TestApi } from "../../api/src/test-api";
 
@@ -20,7 +21,7 @@ const REDIS_PREFIX = `${loadConfig().REDIS_PREFIX}-cli`;
  * the first counts as an improvement, so ReduceLROnPlateau (patience 1) halves the rate from the
  * second epoch on and EarlyStopping (patience 3) stops after the fourth.
  */
-const spec: JobSpecInput = {
+const spec: JobSpec = {
   name: "cli-follow",
   model: {
     layers: [

@@ -1,5 +1,5 @@
-import { ApiError, type Job, type PlateauClient } from "@plateau/client";
-import { TERMINAL_STATUSES } from "@plateau/spec/events";
+import { ApiError, type PlateauClient } from "@plateau/client";
+import { type Job, TERMINAL_STATUSES } from "@plateau/contract";
 import cliProgress from "cli-progress";
 import { bestLines, eventLine, num, outcomeLine } from "./format";
 

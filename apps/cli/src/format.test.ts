@@ -1,5 +1,5 @@
-import { type CallbackEvent, type SimulationInput, simulate } from "@plateau/callbacks";
-import type { JobSummary, StoredEvent } from "@plateau/client";
+import { type CallbackEvent, simulate } from "@plateau/callbacks";
+import type { JobSummary, SimulationInput, TypedJobEvent as StoredEvent } from "@plateau/contract";
 import { describe, expect, it } from "vitest";
 import { decisionLine, epochLine, eventLine, jobTable, num, outcomeLine } from "./format";
 

@@ -1,12 +1,13 @@
 import type {
   BestCheckpoint,
+  CallbackData,
   Dataset,
   Job,
   JobSummary,
   SimulationResult,
-  StoredEvent,
-} from "@plateau/client";
-import type { CallbackData, StatusData } from "@plateau/spec";
+  StatusData,
+  TypedJobEvent,
+} from "@plateau/contract";
 
 /**
  * The CLI's text. Epochs are shown 1-based, as Keras prints them ("Epoch 23/50", "Epoch 23: early
@@ -80,7 +81,7 @@ function statusLine(data: StatusData): string {
 }
 
 /** The line a followed event prints, or null for events the progress bar alone shows. */
-export function eventLine(event: StoredEvent, epochs: number): string | null {
+export function eventLine(event: TypedJobEvent, epochs: number): string | null {
   switch (event.type) {
     case "epoch_end":
       return epochLine(event.epoch, epochs, event.data.logs);

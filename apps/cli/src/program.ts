@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { type JobSpecInput, type JobStatus, PlateauClient, type SimulationInput } from "@plateau/client";
-import { JOB_STATUSES } from "@plateau/spec/events";
+import { PlateauClient } from "@plateau/client";
+import { JOB_STATUSES, type JobSpec, type JobStatus, type SimulationInput } from "@plateau/contract";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { followJob, type Output } from "./follow";
 import { bestLines, datasetLines, jobLines, jobTable, simulationLines } from "./format";
@@ -81,7 +81,7 @@ export function buildProgram(context: CliContext): Command {
     .option("-f, --follow", "follow the job until it ends")
     .action(async (path: string, options: { follow?: boolean }, command: Command) => {
       const { client, show, json } = setup(command);
-      const job = await client.submitJob(await readJson<JobSpecInput>(path, "job spec"));
+      const job = await client.submitJob(await readJson<JobSpec>(path, "job spec"));
       show(job, () => [`submitted job ${job.id} (${job.name}): ${job.status}`]);
       if (options.follow) await follow(client, job.id);
       else if (!json) print(`follow it with: plateau follow ${job.id}`);

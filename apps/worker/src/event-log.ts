@@ -1,5 +1,5 @@
+import { type EventDataByType, type EventType, wireEvent } from "@plateau/contract";
 import { appendEvents, type Db, lastSeq, type NewEvent, type Prisma } from "@plateau/db";
-import { type EventDataByType, type EventType, wireEvent } from "@plateau/spec";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 

@@ -1,7 +1,8 @@
+import type { DataSource, DataSpec } from "@plateau/contract";
 import { type Db, getDataset } from "@plateau/db";
 import { type DataUriRules, dataUriKey } from "@plateau/spec";
 import { getObjectText, type Storage } from "@plateau/storage";
-import { type DataFiles, type DataSource, type DataSpec, SpecError } from "@plateau/training";
+import { type DataFiles, SpecError } from "@plateau/training";
 
 type FileSource = Extract<DataSource, { source: "uri" | "dataset" }>;
 type Deps = { db: Db; storage: Storage; dataUris: DataUriRules };

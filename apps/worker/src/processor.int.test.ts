@@ -32,7 +32,7 @@ import {
   s3LoadHandler,
   topologyKey,
 } from "@plateau/storage";
-import { loadData, selectBackend } from "@plateau/training";
+import { countModelParams, loadData, selectBackend } from "@plateau/training";
 import type { Tensor } from "@tensorflow/tfjs";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -99,7 +99,7 @@ const irisExample = exampleJob();
  * `queued` event. `bypass` replaces the data after validation, as a row written by hand would.
  */
 async function store(body: Record<string, unknown>, bypass?: { data: unknown }): Promise<string> {
-  const validation = await validateJobSpec(body, config, tf);
+  const validation = await validateJobSpec(body, config, (model) => countModelParams(tf, model));
   if (!validation.ok) throw new Error(`invalid test spec: ${JSON.stringify(validation.issues)}`);
   const job = await createJob(db, {
     name: validation.spec.name,

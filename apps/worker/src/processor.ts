@@ -1,20 +1,12 @@
-import { type CallbackSpec, callbacksFromSpecs } from "@plateau/callbacks";
+import { callbacksFromSpecs } from "@plateau/callbacks";
 import type { Config } from "@plateau/config";
-import {
-  type Db,
-  finishJob,
-  getJob,
-  type Job,
-  type JobOutcome,
-  markRunning,
-  TERMINAL_STATUSES,
-} from "@plateau/db";
+import { type CallbackSpec, type CompileSpec, type JobSpec, TERMINAL_STATUSES } from "@plateau/contract";
+import { type Db, finishJob, getJob, type Job, type JobOutcome, markRunning } from "@plateau/db";
 import { jobEventsChannel, type TrainingJob } from "@plateau/queue";
-import { dataUriPrefixes, type JobSpec } from "@plateau/spec";
+import { dataUriPrefixes } from "@plateau/spec";
 import { InvalidKeyPartError, type Storage } from "@plateau/storage";
 import {
   buildModel,
-  type CompileSpec,
   compileModel,
   fitArgs,
   loadData,
@@ -87,7 +79,7 @@ export function createProcessor(context: ProcessorContext) {
       log.warn("no job row with this id; dropping the queue entry");
       return { ...result, status: null };
     }
-    if (TERMINAL_STATUSES.includes(row.status)) return { ...result, status: row.status };
+    if (TERMINAL_STATUSES.has(row.status)) return { ...result, status: row.status };
 
     const events = await EventLog.open({
       db,

@@ -1,3 +1,4 @@
+import type { CallbackEvent } from "@plateau/contract";
 import * as tf from "@tensorflow/tfjs";
 import type { ArtifactSink } from "./sink";
 
@@ -5,15 +6,7 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 export type JsonObject = { [key: string]: JsonValue };
 
 /** One decision a callback took, streamed next to the metrics so users can see "why". */
-export interface CallbackEvent {
-  /** Keras class name of the callback, e.g. "ReduceLROnPlateau". */
-  callback: string;
-  /** 0-based epoch index, as tfjs and Keras pass it to callbacks. */
-  epoch: number;
-  batch?: number;
-  action: string;
-  details: Record<string, unknown>;
-}
+export type { CallbackEvent };
 
 export interface CallbackContext {
   onEvent?: (event: CallbackEvent) => void;

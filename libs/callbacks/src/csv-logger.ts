@@ -1,9 +1,9 @@
-import type { Static } from "typebox";
+import type { CSVLoggerConfig, CSVLoggerOptions } from "@plateau/contract";
 import { type CallbackContext, type JsonObject, KerasCallback } from "./base";
 import { resolveLogs, type UnresolvedLogs } from "./logs";
 import { pythonRepr } from "./python-format";
-import { type CSVLoggerConfig, type CSVLoggerOptions, parseOptions } from "./schemas";
 import type { ArtifactSink } from "./sink";
+import { optionsOrThrow } from "./validate";
 
 /**
  * Keras 3 `CSVLogger`: one row per epoch, written through the sink. Rows are byte-for-byte what Python's
@@ -16,9 +16,9 @@ export class CSVLogger extends KerasCallback {
   private keys: string[] | null = null;
   private headerWritten = false;
 
-  constructor(options: Static<typeof CSVLoggerOptions>, context: CallbackContext = {}) {
+  constructor(options: CSVLoggerOptions, context: CallbackContext = {}) {
     super(context);
-    this.options = parseOptions(this.type, options);
+    this.options = optionsOrThrow(this.type, options);
     if (!context.sink) throw new Error("CSVLogger: needs an artifact sink (context.sink) to write to");
     this.sink = context.sink;
   }

@@ -1,8 +1,8 @@
-import type { Static } from "typebox";
+import type { EarlyStoppingConfig, EarlyStoppingOptions } from "@plateau/contract";
 import { type CallbackContext, type JsonObject, KerasCallback, numberFromJson, numberToJson } from "./base";
 import { resolveLogs, type UnresolvedLogs } from "./logs";
 import { Improvement, readMonitor } from "./monitor";
-import { type EarlyStoppingConfig, type EarlyStoppingOptions, parseOptions } from "./schemas";
+import { optionsOrThrow } from "./validate";
 import { type HeldWeight, holdWeights, setHeldWeights, weightsFromJson, weightsToJson } from "./weights-json";
 
 /** Keras 3 `EarlyStopping`, including `restore_best_weights`, `baseline` and `start_from_epoch`. */
@@ -17,9 +17,9 @@ export class EarlyStopping extends KerasCallback {
   /** Copied out of tfjs, so no tensor outlives training. */
   private bestWeights: HeldWeight[] | null = null;
 
-  constructor(options: Static<typeof EarlyStoppingOptions> = {}, context?: CallbackContext) {
+  constructor(options: EarlyStoppingOptions = {}, context?: CallbackContext) {
     super(context);
-    this.options = parseOptions(this.type, options);
+    this.options = optionsOrThrow(this.type, options);
     this.improvement = new Improvement(this.options.monitor, this.options.mode, this.options.min_delta);
   }
 

@@ -1,12 +1,12 @@
+import type { CallbackSpec, OptimizerName } from "@plateau/contract";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { CallbackEvent } from "./base";
 import { getLearningRate } from "./learning-rate";
 import { LearningRateScheduler } from "./learning-rate-scheduler";
-import { createOptimizer, type OptimizerName } from "./optimizers";
+import { createOptimizer } from "./optimizers";
 import { ReduceLROnPlateau } from "./reduce-lr-on-plateau";
 import { callbacksFromSpecs } from "./registry";
-import type { CallbackSpec } from "./schemas";
 import { simulate } from "./simulate";
 import { MemorySink } from "./sink";
 

@@ -1,8 +1,9 @@
+import type { LearningRateSchedulerConfig, LearningRateSchedulerOptions } from "@plateau/contract";
 import { type CallbackContext, type JsonObject, KerasCallback, numberFromJson, numberToJson } from "./base";
 import { getLearningRate, setLearningRate } from "./learning-rate";
 import type { UnresolvedLogs } from "./logs";
-import { compileSchedule, type LearningRateSchedulerConfig } from "./schedules";
-import { parseOptions } from "./schemas";
+import { compileSchedule } from "./schedules";
+import { optionsOrThrow } from "./validate";
 
 /**
  * Keras 3 `LearningRateScheduler` (keras/src/callbacks/learning_rate_scheduler.py) with the schedule as data:
@@ -17,9 +18,9 @@ export class LearningRateScheduler extends KerasCallback {
   /** The optimizer's rate when state was exported; re-applied when a resumed run begins. */
   private restoredLearningRate: number | null = null;
 
-  constructor(options: LearningRateSchedulerConfig, context?: CallbackContext) {
+  constructor(options: LearningRateSchedulerOptions, context?: CallbackContext) {
     super(context);
-    this.options = parseOptions(this.type, options);
+    this.options = optionsOrThrow(this.type, options);
     this.schedule = compileSchedule(this.options.schedule as Parameters<typeof compileSchedule>[0]);
   }
 

@@ -1,7 +1,8 @@
+import { OPTIMIZER_NAMES, type OptimizerName } from "@plateau/contract";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { getLearningRate, setLearningRate } from "./learning-rate";
-import { createOptimizer, OPTIMIZER_DEFAULT_LEARNING_RATE, type OptimizerName } from "./optimizers";
+import { createOptimizer } from "./optimizers";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
@@ -26,7 +27,7 @@ async function step(model: tf.LayersModel): Promise<number> {
 }
 
 describe("setLearningRate", () => {
-  for (const name of Object.keys(OPTIMIZER_DEFAULT_LEARNING_RATE) as OptimizerName[]) {
+  for (const name of OPTIMIZER_NAMES) {
     it(`${name}: a new rate scales the very next weight update`, async () => {
       const changed = tinyModel(name, 0.1);
       const kept = tinyModel(name, 0.1);

@@ -1,10 +1,10 @@
-import type { Static } from "typebox";
+import type { ModelCheckpointConfig, ModelCheckpointOptions } from "@plateau/contract";
 import { type CallbackContext, type JsonObject, KerasCallback, numberFromJson, numberToJson } from "./base";
 import { resolveLogs, type UnresolvedLogs } from "./logs";
 import { Improvement, readMonitor, withAccuracyAliases } from "./monitor";
 import { renderTemplate } from "./python-format";
-import { type ModelCheckpointConfig, type ModelCheckpointOptions, parseOptions } from "./schemas";
 import type { ArtifactSink } from "./sink";
+import { optionsOrThrow } from "./validate";
 
 /** Keras 3 `ModelCheckpoint`, saving tfjs-format artifacts through the injected sink. */
 export class ModelCheckpoint extends KerasCallback {
@@ -17,9 +17,9 @@ export class ModelCheckpoint extends KerasCallback {
   private lastBatchSeen = 0;
   private currentEpoch = 0;
 
-  constructor(options: Static<typeof ModelCheckpointOptions> = {}, context: CallbackContext = {}) {
+  constructor(options: ModelCheckpointOptions = {}, context: CallbackContext = {}) {
     super(context);
-    this.options = parseOptions(this.type, options);
+    this.options = optionsOrThrow(this.type, options);
     this.improvement = new Improvement(this.options.monitor, this.options.mode);
     this.best = this.options.initial_value_threshold;
     if (!context.sink) throw new Error("ModelCheckpoint: needs an artifact sink (context.sink) to save to");

@@ -1,20 +1,9 @@
+import { OPTIMIZER_DEFAULTS, type OptimizerName } from "@plateau/contract";
 import * as tf from "@tensorflow/tfjs";
 
-/** Keras's default rate for each optimizer, used when a spec names an optimizer without a rate. */
-export const OPTIMIZER_DEFAULT_LEARNING_RATE = {
-  sgd: 0.01,
-  momentum: 0.01,
-  adam: 0.001,
-  adamax: 0.001,
-  rmsprop: 0.001,
-  adagrad: 0.001,
-  adadelta: 0.001,
-} as const;
-
-export type OptimizerName = keyof typeof OPTIMIZER_DEFAULT_LEARNING_RATE;
-
+/** A tfjs optimizer by Keras name with the given rate (Keras's default when left out), for the simulator. */
 export function createOptimizer(name: OptimizerName, learningRate?: number): tf.Optimizer {
-  const lr = learningRate ?? OPTIMIZER_DEFAULT_LEARNING_RATE[name];
+  const lr = learningRate ?? (OPTIMIZER_DEFAULTS[name].learning_rate as number);
   switch (name) {
     case "sgd":
       return tf.train.sgd(lr);

@@ -1,9 +1,9 @@
-import type { Static } from "typebox";
+import type { ReduceLROnPlateauConfig, ReduceLROnPlateauOptions } from "@plateau/contract";
 import { type CallbackContext, type JsonObject, KerasCallback, numberFromJson, numberToJson } from "./base";
 import { getLearningRate, setLearningRate } from "./learning-rate";
 import { resolveLogs, type UnresolvedLogs } from "./logs";
 import { Improvement, readMonitor } from "./monitor";
-import { parseOptions, type ReduceLROnPlateauConfig, type ReduceLROnPlateauOptions } from "./schemas";
+import { optionsOrThrow } from "./validate";
 
 /** Keras 3 `ReduceLROnPlateau`: divide the learning rate when the monitored quantity stops improving. */
 export class ReduceLROnPlateau extends KerasCallback {
@@ -14,9 +14,9 @@ export class ReduceLROnPlateau extends KerasCallback {
   cooldownCounter = 0;
   best: number | null = null;
 
-  constructor(options: Static<typeof ReduceLROnPlateauOptions> = {}, context?: CallbackContext) {
+  constructor(options: ReduceLROnPlateauOptions = {}, context?: CallbackContext) {
     super(context);
-    this.options = parseOptions(this.type, options);
+    this.options = optionsOrThrow(this.type, options);
     this.improvement = new Improvement(this.options.monitor, this.options.mode, this.options.min_delta);
   }
 

@@ -1,25 +1,16 @@
 // biome-ignore-all lint/suspicious/noThenProperty: `then` is the Rule spec's documented field; its value is never a function, so these objects are not thenables.
-/**
- * The `Rule` callback's options and their checks. No tfjs here, so the API validates rules without loading
- * TensorFlow.
- */
-import Type, { type Static } from "typebox";
+/** The `Rule` callback's checks. No tfjs here, so the API validates rules without loading TensorFlow. */
+import {
+  ACTION_DESCRIPTION,
+  type Issue,
+  RULE_HOOKS,
+  type RuleConfig,
+  type RuleHook,
+  RuleOptions,
+} from "@plateau/contract";
 import Value from "typebox/value";
 import { compileExpression, type Expression } from "./expression";
 
-/**
- * tfjs's `fit` calls these; its `evaluate` and `predict` take no callbacks and its validation pass inside
- * `fit` calls none, so Keras's test_* and predict_* hooks would never fire.
- */
-export const RULE_HOOKS = [
-  "train_begin",
-  "epoch_begin",
-  "epoch_end",
-  "train_batch_begin",
-  "train_batch_end",
-  "train_end",
-] as const;
-export type RuleHook = (typeof RULE_HOOKS)[number];
 const NEVER_CALLED = /^(test|predict)_(begin|end|batch_begin|batch_end)$/;
 
 /** Hooks whose scope has the logs' metrics; the others see only the fixed variables. */
@@ -36,51 +27,11 @@ function fixedVariables(hook: RuleHook): string[] {
   ];
 }
 
-const ACTION_DESCRIPTION =
-  '"stop_training", "checkpoint", "log", {"log": "<message>"} or {"set_learning_rate": "<expression>"}';
-
-export const RuleOptions = Type.Object(
-  {
-    on: Type.Optional(
-      Type.String({ default: "epoch_end", description: `When to check: ${RULE_HOOKS.join(", ")}.` }),
-    ),
-    if: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 1000,
-        description: "Condition over epoch, batch, lr, fired and the logged metrics; omitted means always.",
-      }),
-    ),
-    then: Type.Union(
-      [Type.String(), Type.Object({}), Type.Array(Type.Union([Type.String(), Type.Object({})]))],
-      {
-        description: `An action or a list of actions: ${ACTION_DESCRIPTION}.`,
-      },
-    ),
-    filepath: Type.Optional(
-      Type.String({
-        default: "rule-{epoch:04d}",
-        description: "Checkpoint template, as ModelCheckpoint's filepath.",
-      }),
-    ),
-    verbose: Type.Optional(
-      Type.Integer({ minimum: 0, default: 0, description: "Kept for symmetry; actions are events." }),
-    ),
-  },
-  { additionalProperties: false },
-);
-export type RuleConfig = Static<typeof RuleOptions>;
-
 export type RuleAction =
   | { kind: "stop_training" }
   | { kind: "checkpoint" }
   | { kind: "log"; message: string | null }
   | { kind: "set_learning_rate"; expression: Expression };
-
-interface Issue {
-  path: string;
-  message: string;
-}
 
 export interface ParsedRule {
   hook: RuleHook;

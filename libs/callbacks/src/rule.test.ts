@@ -1,14 +1,15 @@
 // biome-ignore-all lint/suspicious/noThenProperty: `then` is the Rule spec's documented field; its value is never a function, so these objects are not thenables.
+
+import type { RuleConfig } from "@plateau/contract";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { CallbackEvent } from "./base";
 import { getLearningRate } from "./learning-rate";
 import { createOptimizer } from "./optimizers";
 import { Rule } from "./rule";
-import type { RuleConfig } from "./rule-options";
-import { validateCallbackSpecs } from "./schemas";
 import { simulate } from "./simulate";
 import { MemorySink } from "./sink";
+import { validateCallbackSpecs } from "./validate";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");

@@ -1,3 +1,4 @@
+import type { RuleConfig, RuleHook } from "@plateau/contract";
 import type * as tf from "@tensorflow/tfjs";
 import { type CallbackContext, type JsonObject, KerasCallback } from "./base";
 import { evaluateCondition, evaluateNumber, type Scope } from "./expression";
@@ -5,8 +6,8 @@ import { getLearningRate, setLearningRate } from "./learning-rate";
 import { resolveLogs, type UnresolvedLogs } from "./logs";
 import { ModelCheckpoint } from "./model-checkpoint";
 import { withAccuracyAliases } from "./monitor";
-import { type ParsedRule, parseRule, type RuleAction, type RuleConfig, type RuleHook } from "./rule-options";
-import { parseOptions } from "./schemas";
+import { type ParsedRule, parseRule, type RuleAction } from "./rule-options";
+import { optionsOrThrow } from "./validate";
 
 /**
  * A custom callback without user code: `{"type": "Rule", "on": "epoch_end", "if": "val_loss > 1.5 * loss and
@@ -26,7 +27,7 @@ export class Rule extends KerasCallback {
 
   constructor(options: RuleConfig, context: CallbackContext = {}) {
     super(context);
-    this.options = parseOptions(this.type, options);
+    this.options = optionsOrThrow(this.type, options);
     const { rule, issues } = parseRule(this.options);
     if (!rule) throw new Error(`Rule: ${issues.map((i) => `${i.path.slice(1)}: ${i.message}`).join("; ")}`);
     this.rule = rule;

@@ -1,6 +1,7 @@
+import type { NamedSchedule } from "@plateau/contract";
 import { describe, expect, it } from "vitest";
-import { buildSchedule, compileSchedule, type NamedSchedule, scheduleIssues } from "./schedules";
-import { validateCallbackSpecs } from "./schemas";
+import { buildSchedule, compileSchedule, scheduleIssues } from "./schedules";
+import { validateCallbackSpecs } from "./validate";
 
 /** Keras's `assertAllClose(actual, expected, 1e-6)`: atol and rtol 1e-6. */
 function expectClose(actual: number, expected: number): void {

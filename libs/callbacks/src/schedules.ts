@@ -6,110 +6,18 @@
  * optimizer's batch counter: the rate changes once per epoch, at epoch begin. No tfjs here, so the API can
  * validate schedules without loading TensorFlow.
  */
-import Type, { type Static } from "typebox";
+import {
+  type CosineDecayParams,
+  type Issue,
+  type NamedSchedule,
+  namedSchedules,
+  type ScheduleName,
+  ScheduleOption,
+} from "@plateau/contract";
 import Value from "typebox/value";
 import { compileExpression, evaluateNumber } from "./expression";
 
 const f32 = Math.fround;
-
-const learningRate = Type.Number({
-  exclusiveMinimum: 0,
-  description: "The learning rate at step (epoch) 0.",
-});
-const decaySteps = Type.Number({
-  exclusiveMinimum: 0,
-  description: "Number of steps (epochs) to decay over.",
-});
-
-export const ExponentialDecay = Type.Object(
-  {
-    name: Type.Literal("exponential_decay"),
-    initial_learning_rate: learningRate,
-    decay_steps: decaySteps,
-    decay_rate: Type.Number({ exclusiveMinimum: 0 }),
-    staircase: Type.Optional(
-      Type.Boolean({ default: false, description: "Decay at whole multiples of decay_steps." }),
-    ),
-  },
-  {
-    additionalProperties: false,
-    description:
-      "initial_learning_rate * decay_rate ^ (epoch / decay_steps), floored exponent with staircase.",
-  },
-);
-
-export const PiecewiseConstant = Type.Object(
-  {
-    name: Type.Literal("piecewise_constant"),
-    boundaries: Type.Array(Type.Number(), { minItems: 1, description: "Strictly increasing epochs." }),
-    values: Type.Array(Type.Number({ exclusiveMinimum: 0 }), {
-      minItems: 2,
-      description: "One more than boundaries.",
-    }),
-  },
-  {
-    additionalProperties: false,
-    description:
-      "values[0] while epoch <= boundaries[0], values[i] while boundaries[i-1] < epoch <= boundaries[i].",
-  },
-);
-
-export const CosineDecay = Type.Object(
-  {
-    name: Type.Literal("cosine_decay"),
-    initial_learning_rate: Type.Number({
-      minimum: 0,
-      description: "Start of the warmup, or of the decay without one.",
-    }),
-    decay_steps: decaySteps,
-    alpha: Type.Optional(
-      Type.Number({ minimum: 0, maximum: 1, default: 0, description: "Final rate as a fraction." }),
-    ),
-    warmup_target: Type.Optional(
-      Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()], {
-        default: null,
-        description: "Rate reached after a linear warmup; null skips the warmup.",
-      }),
-    ),
-    warmup_steps: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
-  },
-  {
-    additionalProperties: false,
-    description: "Optional linear warmup, then a half cosine down to alpha × the peak.",
-  },
-);
-
-export const StepDecay = Type.Object(
-  {
-    name: Type.Literal("step_decay"),
-    initial_learning_rate: learningRate,
-    drop: Type.Number({ exclusiveMinimum: 0, description: "Factor applied every epochs_drop epochs." }),
-    epochs_drop: Type.Integer({ minimum: 1 }),
-  },
-  {
-    additionalProperties: false,
-    description:
-      "initial_learning_rate * drop ^ floor(epoch / epochs_drop): exponential_decay with staircase.",
-  },
-);
-
-export const namedSchedules = {
-  exponential_decay: ExponentialDecay,
-  piecewise_constant: PiecewiseConstant,
-  cosine_decay: CosineDecay,
-  step_decay: StepDecay,
-};
-export type ScheduleName = keyof typeof namedSchedules;
-
-export type ExponentialDecayParams = Static<typeof ExponentialDecay>;
-export type PiecewiseConstantParams = Static<typeof PiecewiseConstant>;
-export type CosineDecayParams = Static<typeof CosineDecay>;
-export type StepDecayParams = Static<typeof StepDecay>;
-export type NamedSchedule =
-  | ExponentialDecayParams
-  | PiecewiseConstantParams
-  | CosineDecayParams
-  | StepDecayParams;
 
 /** Maps a 0-based epoch to a learning rate (a float32 value). */
 export type Schedule = (epoch: number) => number;
@@ -158,9 +66,9 @@ function cosineDecay(p: Required<CosineDecayParams>): Schedule {
 }
 
 /** Problems a schema cannot express, as `{path, message}` relative to the schedule object. */
-export function scheduleIssues(params: NamedSchedule): { path: string; message: string }[] {
+export function scheduleIssues(params: NamedSchedule): Issue[] {
   if (params.name !== "piecewise_constant") return [];
-  const issues: { path: string; message: string }[] = [];
+  const issues: Issue[] = [];
   if (params.values.length !== params.boundaries.length + 1) {
     issues.push({
       path: "/values",
@@ -197,43 +105,8 @@ export function buildSchedule(params: NamedSchedule): Schedule {
   }
 }
 
-/** The `schedule` option: an expression over `epoch` and `lr`, or a named schedule. */
-export const ScheduleOption = Type.Union(
-  [
-    Type.String({
-      minLength: 1,
-      maxLength: 1000,
-      description: "Expression over epoch (0-based) and lr, e.g. `epoch < 10 ? lr : lr * exp(-0.1)`.",
-    }),
-    Type.Object(
-      { name: Type.String({ description: `One of: ${Object.keys(namedSchedules).join(", ")}.` }) },
-      { additionalProperties: true, description: "A named schedule with Keras's parameter names." },
-    ),
-  ],
-  { description: "Maps (epoch, lr) to the learning rate for that epoch, applied at epoch begin." },
-);
-
-export const LearningRateSchedulerOptions = Type.Object(
-  {
-    schedule: ScheduleOption,
-    verbose: Type.Optional(
-      Type.Integer({
-        minimum: 0,
-        default: 0,
-        description: "Kept for Keras compatibility; changes are reported as events.",
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
-export type LearningRateSchedulerConfig = Static<typeof LearningRateSchedulerOptions>;
-
 export const SCHEDULE_VARIABLES = ["epoch", "lr"] as const;
 
-interface Issue {
-  path: string;
-  message: string;
-}
 type SchemaCheck = (schema: (typeof namedSchedules)[ScheduleName], value: unknown) => Issue[];
 
 /**

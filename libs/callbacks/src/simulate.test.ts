@@ -1,6 +1,7 @@
+import type { SimulationInput } from "@plateau/contract";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type SimulationInput, simulate } from "./simulate";
+import { simulate } from "./simulate";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
@@ -240,7 +241,10 @@ describe("TerminateOnNaN", () => {
 describe("simulate rejects bad specs", () => {
   it("lists every problem with its path", async () => {
     await expect(
-      simulate({ callbacks: [{ type: "ReduceLROnPlateau", factor: 2 }, { type: "Nope" }], epochs: [] }),
+      simulate({
+        callbacks: [{ type: "ReduceLROnPlateau", factor: 2 }, { type: "Nope" }],
+        epochs: [],
+      } as never),
     ).rejects.toThrow(/\/0\/factor: must be < 1.*\/1\/type: unknown callback type 'Nope'/);
   });
 });

@@ -1,30 +1,11 @@
+import type { SimulationInput, SimulationResult } from "@plateau/contract";
 import * as tf from "@tensorflow/tfjs";
 import type { CallbackEvent, KerasCallback } from "./base";
 import { getLearningRate } from "./learning-rate";
-import { createOptimizer, type OptimizerName } from "./optimizers";
+import { createOptimizer } from "./optimizers";
 import { callbacksFromSpecs } from "./registry";
-import type { CallbackSpec } from "./schemas";
 import { MemorySink } from "./sink";
-
-export interface SimulationInput {
-  callbacks: CallbackSpec[];
-  /** Defaults to Keras's compile default, rmsprop at 0.001. */
-  optimizer?: { name: OptimizerName; learning_rate?: number };
-  /** Recorded logs per epoch; `batches` default to one batch carrying the epoch's training (non-val_) logs. */
-  epochs: { logs: Record<string, number>; batches?: Record<string, number>[] }[];
-}
-
-export interface SimulationResult {
-  epochs: { epoch: number; learning_rate: number; stop_training: boolean }[];
-  /** The epoch during which training was stopped, or null if every recorded epoch ran. */
-  stopped_epoch: number | null;
-  checkpoints: { epoch: number; batch: number | null; filepath: string }[];
-  /** Which epoch's weights the model holds at the end (differs from the last epoch after a restore). */
-  restored_weights_from_epoch: number | null;
-  final_learning_rate: number;
-  events: CallbackEvent[];
-  warnings: string[];
-}
+import { validateCallbackSpecs } from "./validate";
 
 /**
  * Replays a recorded metric sequence through callbacks on a tiny real tfjs model, in the order tfjs's
@@ -32,6 +13,11 @@ export interface SimulationResult {
  * of best weights shows which epoch it came from.
  */
 export async function simulate(input: SimulationInput): Promise<SimulationResult> {
+  // A library entry point taking a whole request, so it validates its callbacks itself.
+  const issues = validateCallbackSpecs(input.callbacks);
+  if (issues.length > 0) {
+    throw new Error(`invalid callbacks: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`);
+  }
   const events: CallbackEvent[] = [];
   const warnings: string[] = [];
   const sink = new MemorySink();

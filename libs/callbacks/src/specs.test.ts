@@ -3,8 +3,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { CSVLogger } from "./csv-logger";
 import { renderTemplate } from "./python-format";
 import { ReduceLROnPlateau } from "./reduce-lr-on-plateau";
-import { validateCallbackSpecs } from "./schemas";
 import { MemorySink } from "./sink";
+import { validateCallbackSpecs } from "./validate";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");

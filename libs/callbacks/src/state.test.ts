@@ -1,9 +1,9 @@
+import type { CallbackSpec } from "@plateau/contract";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, expect, it } from "vitest";
 import type { CallbackEvent, KerasCallback } from "./base";
 import { createOptimizer } from "./optimizers";
 import { callbacksFromSpecs } from "./registry";
-import type { CallbackSpec } from "./schemas";
 import { MemorySink } from "./sink";
 
 beforeAll(async () => {

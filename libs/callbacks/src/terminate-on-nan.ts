@@ -1,7 +1,7 @@
-import type { Static } from "typebox";
+import type { TerminateOnNaNConfig, TerminateOnNaNOptions } from "@plateau/contract";
 import { type CallbackContext, type JsonObject, KerasCallback, numberFromJson, numberToJson } from "./base";
 import { resolveLogs, type UnresolvedLogs } from "./logs";
-import { parseOptions, type TerminateOnNaNConfig, type TerminateOnNaNOptions } from "./schemas";
+import { optionsOrThrow } from "./validate";
 
 export interface NonFiniteLoss {
   epoch: number;
@@ -17,9 +17,9 @@ export class TerminateOnNaN extends KerasCallback {
   terminated: NonFiniteLoss | null = null;
   private epoch = 0;
 
-  constructor(options: Static<typeof TerminateOnNaNOptions> = {}, context?: CallbackContext) {
+  constructor(options: TerminateOnNaNOptions = {}, context?: CallbackContext) {
     super(context);
-    this.options = parseOptions(this.type, options);
+    this.options = optionsOrThrow(this.type, options);
   }
 
   override async onEpochBegin(epoch: number): Promise<void> {

@@ -1,5 +1,3 @@
-import { ApiError, ApiUnreachableError } from "./errors";
-import { type StreamEventsOptions, streamEvents } from "./event-stream";
 import type {
   BestCheckpoint,
   CancelResult,
@@ -7,14 +5,16 @@ import type {
   Dataset,
   Job,
   JobPage,
-  JobSpecInput,
+  JobSpec,
   ListJobsQuery,
   MetricsPage,
   MetricsQuery,
   SimulationInput,
   SimulationResult,
   StreamEvent,
-} from "./types";
+} from "@plateau/contract";
+import { ApiError, ApiUnreachableError } from "./errors";
+import { type StreamEventsOptions, streamEvents } from "./event-stream";
 
 export interface ClientOptions {
   /** Where the API listens, e.g. http://127.0.0.1:8080 (a trailing slash is fine). */
@@ -42,7 +42,7 @@ export class PlateauClient {
     this.fetch = options.fetch ?? globalThis.fetch;
   }
 
-  submitJob(spec: JobSpecInput): Promise<Job> {
+  submitJob(spec: JobSpec): Promise<Job> {
     return this.request("POST", "/v1/jobs", { json: spec });
   }
 

@@ -1,4 +1,4 @@
-import type { ErrorBody, ErrorDetail } from "./types";
+import type { ErrorResponse, Issue } from "@plateau/contract";
 
 /** The API answered with an error status; carries its `{error, message, details}` body. */
 export class ApiError extends Error {
@@ -7,7 +7,7 @@ export class ApiError extends Error {
     /** The API's short code, e.g. `invalid_spec`, `not_found`, `conflict`. */
     readonly code: string,
     message: string,
-    readonly details: ErrorDetail[] = [],
+    readonly details: Issue[] = [],
   ) {
     super(message);
     this.name = "ApiError";
@@ -17,7 +17,7 @@ export class ApiError extends Error {
   static async from(response: Response): Promise<ApiError> {
     const text = await response.text().catch(() => "");
     try {
-      const body = JSON.parse(text) as Partial<ErrorBody>;
+      const body = JSON.parse(text) as Partial<ErrorResponse>;
       if (typeof body.error === "string" && typeof body.message === "string") {
         return new ApiError(response.status, body.error, body.message, body.details ?? []);
       }

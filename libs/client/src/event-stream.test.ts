@@ -1,10 +1,10 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { StreamEvent } from "@plateau/contract";
 import { afterEach, describe, expect, it } from "vitest";
 import { PlateauClient } from "./client";
 import { ApiError, ApiUnreachableError } from "./errors";
-import type { StreamEvent } from "./types";
 
 const JOB = "6f1c1b7e-2d7a-4a4e-9a52-3f0f8e1d2c11";
 

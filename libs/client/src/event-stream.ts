@@ -1,8 +1,8 @@
 import { setTimeout as delay } from "node:timers/promises";
+import type { DoneData, StreamEvent, TypedJobEvent } from "@plateau/contract";
 import type { EventSourceMessage } from "eventsource-parser";
 import { EventSourceParserStream } from "eventsource-parser/stream";
 import { ApiError, ApiUnreachableError } from "./errors";
-import type { DoneData, StoredEvent, StreamEvent } from "./types";
 
 export interface StreamEventsOptions {
   /** Start after this seq (0: from the beginning). */
@@ -63,7 +63,7 @@ export async function* streamEvents(
             yield { seq: null, type: "done", data: JSON.parse(message.data) as DoneData };
             return;
           }
-          const event = JSON.parse(message.data) as StoredEvent;
+          const event = JSON.parse(message.data) as TypedJobEvent;
           // The server never repeats a seq; this guards a consumer against a misbehaving proxy.
           if (event.seq <= last) continue;
           last = event.seq;

@@ -1,4 +1,3 @@
 export { type ClientOptions, PlateauClient, type UploadOptions } from "./client";
 export { ApiError, ApiUnreachableError } from "./errors";
 export type { ApiTarget, StreamEventsOptions } from "./event-stream";
-export * from "./types";

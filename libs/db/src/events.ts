@@ -1,8 +1,6 @@
+import type { EventType } from "@plateau/contract";
 import type { DbClient } from "./client";
 import type { JobEvent, Prisma } from "./generated/prisma/client";
-
-/** The kinds of rows in a job's event stream (see DESIGN.md, "One ordered event stream per job"). */
-export type EventType = "status" | "epoch_end" | "batch_end" | "callback" | "checkpoint";
 
 export interface NewEvent {
   jobId: string;

@@ -7,7 +7,7 @@ export {
 } from "./checkpoints";
 export { createDb, type Db, type DbClient } from "./client";
 export { createDataset, getDataset, type NewDataset } from "./datasets";
-export { appendEvents, type EventType, eventsAfter, lastSeq, type NewEvent } from "./events";
+export { appendEvents, eventsAfter, lastSeq, type NewEvent } from "./events";
 export type { Checkpoint, Dataset, Job, JobEvent } from "./generated/prisma/client";
 export { Prisma } from "./generated/prisma/client";
 export { JobStatus, StopReason } from "./generated/prisma/enums";
@@ -25,8 +25,6 @@ export {
   type Progress,
   queuedJobIds,
   requestCancel,
-  statusFor,
-  TERMINAL_STATUSES,
   updateProgress,
 } from "./jobs";
 export { ensureDatabase, type MigrateResult, MigrationError, migrate } from "./migrate";

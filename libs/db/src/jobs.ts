@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { statusFor } from "@plateau/contract";
 import type { DbClient } from "./client";
 import { type Job, type JobStatus, Prisma, type StopReason } from "./generated/prisma/client";
 
@@ -102,21 +103,6 @@ export function markRunning(
     }),
   );
 }
-
-const STATUS_FOR: Record<StopReason, JobStatus> = {
-  completed: "succeeded",
-  early_stopping: "succeeded",
-  nan_loss: "cancelled",
-  user_cancel: "cancelled",
-  error: "failed",
-};
-
-/** The terminal status a stop reason leads to: one rule, so status and stop_reason never disagree. */
-export function statusFor(stopReason: StopReason): JobStatus {
-  return STATUS_FOR[stopReason];
-}
-
-export const TERMINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "cancelled"];
 
 export interface JobOutcome {
   stopReason: StopReason;

@@ -1,4 +1,8 @@
 export { type DataUriRules, dataUriKey, dataUriPrefixes } from "./data-uri";
-export * from "./events";
-export { type JobSpec, JobSpecSchema } from "./job-spec";
-export { type Limits, type Validation, validateJobSpec } from "./validate";
+export {
+  type CountParams,
+  type Limits,
+  type Validation,
+  validateJobSpec,
+  withCallbackIssues,
+} from "./validate";

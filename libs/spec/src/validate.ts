@@ -1,21 +1,28 @@
-import { checkOptions, validateCallbackSpecs } from "@plateau/callbacks/schemas";
+import { validateCallbackSpecs } from "@plateau/callbacks/validate";
 import type { Config } from "@plateau/config";
+import {
+  type CallbackSpec,
+  FitSpecSchema,
+  type Issue,
+  issuesUnder,
+  type JobSpec,
+  JobSpecSchema,
+  type ModelSpec,
+  withCallbackDefaults,
+} from "@plateau/contract";
 import {
   checkCompile,
   checkFit,
   checkModel,
-  countModelParams,
-  FitSpecSchema,
   hasValidation,
   logKeys,
-  type ModelSpec,
   SpecError,
-  type Tf,
-} from "@plateau/training";
-import { type Issue, schemaIssues } from "@plateau/validation";
+} from "@plateau/training/checks";
+import { schemaIssues } from "@plateau/validation";
+import type { TSchema } from "typebox";
+import { Compile } from "typebox/compile";
 import Value from "typebox/value";
 import { dataUriKey, dataUriPrefixes } from "./data-uri";
-import { type JobSpec, JobSpecSchema } from "./job-spec";
 
 export type Limits = Pick<Config, "MAX_EPOCHS" | "MAX_PARAMS" | "S3_BUCKET" | "DATA_URI_PREFIXES">;
 
@@ -25,12 +32,24 @@ export type Validation = { ok: true; spec: JobSpec; params: number } | { ok: fal
 const MONITORED = new Set(["ReduceLROnPlateau", "EarlyStopping", "ModelCheckpoint"]);
 
 /**
+ * Builds the model once to count its parameters and catch shape errors (throws SpecError). Injected, so
+ * that only the caller decides where tfjs runs; the API passes its model-check entry.
+ */
+export type CountParams = (model: ModelSpec) => Promise<number>;
+
+// One compiled validator for the whole spec; the issue walker runs only to explain a failure.
+const jobSpecValidator = Compile(JobSpecSchema);
+
+/**
  * Every problem with a submitted job spec, each with its JSON path — schema, callbacks, model, compile,
  * fit, monitors that the job would never log, and the service's limits — or the effective spec the
- * worker will run (callback defaults filled in, TerminateOnNaN added). `tf` builds the model once to
- * count its parameters and catch shape errors; tfjs is only needed here, never per request otherwise.
+ * worker will run (callback defaults filled in, TerminateOnNaN added).
  */
-export async function validateJobSpec(body: unknown, limits: Limits, tf: Tf): Promise<Validation> {
+export async function validateJobSpec(
+  body: unknown,
+  limits: Limits,
+  countParams: CountParams,
+): Promise<Validation> {
   const issues = structuralIssues(body);
   if (issues.length > 0) return { ok: false, issues };
   const spec = body as JobSpec;
@@ -58,7 +77,7 @@ export async function validateJobSpec(body: unknown, limits: Limits, tf: Tf): Pr
   }
   if (issues.length > 0) return { ok: false, issues };
 
-  const params = await measureModel(tf, spec.model);
+  const params = await measureModel(countParams, spec.model);
   if ("issues" in params) return { ok: false, issues: params.issues };
   if (params.count > limits.MAX_PARAMS) {
     return {
@@ -76,13 +95,9 @@ export async function validateJobSpec(body: unknown, limits: Limits, tf: Tf): Pr
 
 /** Problems visible without building anything, all at once. */
 function structuralIssues(body: unknown): Issue[] {
-  const issues = schemaIssues(JobSpecSchema, body).filter((issue) => !issue.path.startsWith("/callbacks/"));
+  const issues = withCallbackIssues(JobSpecSchema, body, jobSpecValidator.Check(body));
   if (typeof body !== "object" || body === null) return issues;
   const spec = body as Partial<JobSpec>;
-  const under = (prefix: string, found: Issue[]) => found.map((i) => ({ ...i, path: `${prefix}${i.path}` }));
-  if (spec.callbacks !== undefined && Array.isArray(spec.callbacks)) {
-    issues.push(...under("/callbacks", validateCallbackSpecs(spec.callbacks)));
-  }
   // The deeper checks of @plateau/training only make sense once the part has the right shape.
   const clean = (prefix: string) => !issues.some((i) => i.path.startsWith(prefix));
   if (spec.model !== undefined && clean("/model")) issues.push(...checkModel(spec.model));
@@ -106,15 +121,32 @@ function dataUriIssues(data: JobSpec["data"], limits: Limits): Issue[] {
   });
 }
 
+/**
+ * Problems of a request body that holds `callbacks`: the schema's, except under /callbacks, where
+ * validateCallbackSpecs speaks (it names unknown types and checks what schemas cannot). `valid` is a
+ * compiled validator's verdict on the whole body, which spares the issue walker on the common path.
+ */
+export function withCallbackIssues(schema: TSchema, body: unknown, valid = false): Issue[] {
+  const issues = valid
+    ? []
+    : schemaIssues(schema, body).filter((issue) => !issue.path.startsWith("/callbacks/"));
+  const callbacks = (body as { callbacks?: unknown } | null)?.callbacks;
+  if (Array.isArray(callbacks)) issues.push(...issuesUnder("/callbacks", validateCallbackSpecs(callbacks)));
+  return issues;
+}
+
 function isLogged(monitor: string, logs: string[]): boolean {
   // tfjs logs `acc` where Keras logs `accuracy`; the callbacks accept either spelling.
   const alias = monitor.replace(/(^|_)accuracy$/, "$1acc").replace(/(^|_)acc$/, "$1acc");
   return logs.includes(monitor) || logs.includes(alias);
 }
 
-async function measureModel(tf: Tf, spec: ModelSpec): Promise<{ count: number } | { issues: Issue[] }> {
+async function measureModel(
+  countParams: CountParams,
+  spec: ModelSpec,
+): Promise<{ count: number } | { issues: Issue[] }> {
   try {
-    return { count: await countModelParams(tf, spec) };
+    return { count: await countParams(spec) };
   } catch (error) {
     if (error instanceof SpecError) return { issues: error.issues };
     return { issues: [{ path: "/model", message: (error as Error).message }] };
@@ -123,12 +155,11 @@ async function measureModel(tf: Tf, spec: ModelSpec): Promise<{ count: number } 
 
 /** What the worker runs and the job shows: defaults made explicit, TerminateOnNaN always present. */
 function effectiveSpec(spec: JobSpec): JobSpec {
-  const callbacks = (spec.callbacks ?? []).map(({ type, ...options }) => ({
-    type,
-    ...checkOptions(type, options).options,
-  }));
+  const callbacks = (spec.callbacks ?? []).map(
+    ({ type, ...options }) => ({ type, ...withCallbackDefaults(type, options) }) as CallbackSpec,
+  );
   if (!callbacks.some((callback) => callback.type === "TerminateOnNaN")) {
-    callbacks.push({ type: "TerminateOnNaN", ...checkOptions("TerminateOnNaN", {}).options });
+    callbacks.push({ type: "TerminateOnNaN", ...withCallbackDefaults("TerminateOnNaN", {}) });
   }
   return {
     ...spec,

@@ -1,7 +1,8 @@
+import type { TableFormat } from "@plateau/contract";
 import { TableError } from "./table-error";
 import { Tokenizer } from "./tokenizer";
 
-export type TableFormat = "csv" | "jsonl";
+export type { TableFormat };
 
 /** One data row: its cells by column name, and the file line it starts on. */
 export interface TableRow {

@@ -1,7 +1,8 @@
+import type { CompileSpec } from "@plateau/contract";
 import type { LayersModel } from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend, type Tf } from "./backend";
-import { buildOptimizer, type CompileSpec, checkCompile, compileModel, logKeys } from "./compile";
+import { buildOptimizer, checkCompile, compileModel, logKeys } from "./compile";
 import { buildModel } from "./model";
 import { SpecError } from "./spec-error";
 

@@ -1,32 +1,19 @@
+import {
+  type CompileSpec,
+  type Issue,
+  isLossName,
+  isMetricName,
+  isOptimizerName,
+  type LossName,
+  type MetricName,
+  OPTIMIZER_DEFAULTS,
+  type OptimizerName,
+} from "@plateau/contract";
 import type { LayersModel, Optimizer, Tensor } from "@tensorflow/tfjs";
 import { kerasAdadelta } from "./adadelta";
 import type { Tf } from "./backend";
 import { isObject } from "./keras-config";
-import { type SpecIssue, throwIfIssues } from "./spec-error";
-
-export type OptimizerName = "sgd" | "momentum" | "adam" | "adamax" | "rmsprop" | "adagrad" | "adadelta";
-export type OptimizerSpec = { name: OptimizerName } & Record<string, number | boolean | string>;
-
-export interface CompileSpec {
-  optimizer: OptimizerName | OptimizerSpec;
-  loss: string;
-  metrics?: string[];
-}
-
-/**
- * Keras's parameter names and defaults per optimizer (keras/src/optimizers/*.py). `momentum` is not a
- * Keras optimizer: Plateau defines it as SGD with momentum 0.9, tfjs's `tf.train.momentum`.
- */
-export const OPTIMIZER_DEFAULTS: Readonly<Record<OptimizerName, Readonly<Record<string, number | boolean>>>> =
-  {
-    sgd: { learning_rate: 0.01, momentum: 0, nesterov: false },
-    momentum: { learning_rate: 0.01, momentum: 0.9, nesterov: false },
-    adam: { learning_rate: 0.001, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: false },
-    adamax: { learning_rate: 0.001, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 },
-    rmsprop: { learning_rate: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false },
-    adagrad: { learning_rate: 0.001, initial_accumulator_value: 0.1, epsilon: 1e-7 },
-    adadelta: { learning_rate: 0.001, rho: 0.95, epsilon: 1e-7 },
-  };
+import { throwIfIssues } from "./spec-error";
 
 /**
  * Options tfjs cannot honour, accepted only at the value that means "off": Keras's common optimizer
@@ -67,7 +54,7 @@ const BUILDERS: Record<OptimizerName, (tf: Tf, p: Params) => Optimizer> = {
 };
 
 /** Keras loss names (and aliases) → tfjs loss identifiers. */
-export const LOSSES: Readonly<Record<string, string>> = {
+export const LOSSES: Readonly<Record<LossName, string>> = {
   sparse_categorical_crossentropy: "sparseCategoricalCrossentropy",
   categorical_crossentropy: "categoricalCrossentropy",
   binary_crossentropy: "binaryCrossentropy",
@@ -122,7 +109,7 @@ interface MetricRule {
  * Keras metric names → tfjs. tfjs logs accuracy as `acc` whatever the spelling, and other metrics under
  * the identifier it was given (a function under its name), which is what callbacks must monitor.
  */
-export const METRICS: Readonly<Record<string, MetricRule>> = {
+export const METRICS: Readonly<Record<MetricName, MetricRule>> = {
   accuracy: { tfjs: "accuracy", logKey: "acc" },
   acc: { tfjs: "accuracy", logKey: "acc" },
   binary_accuracy: { tfjs: "binaryAccuracy", logKey: "binaryAccuracy" },
@@ -157,16 +144,16 @@ function optimizerParts(spec: unknown): { name: unknown; params: Record<string, 
 }
 
 /** Keras optimizer spec → the full parameter set (defaults filled), or issues. */
-function optimizerParams(spec: unknown, path: string, issues: SpecIssue[]): Params | null {
+function optimizerParams(spec: unknown, path: string, issues: Issue[]): Params | null {
   const { name, params } = optimizerParts(spec);
-  if (typeof name !== "string" || !(name in OPTIMIZER_DEFAULTS)) {
+  if (!isOptimizerName(name)) {
     issues.push({
       path: typeof spec === "string" ? path : `${path}/name`,
       message: `unsupported optimizer ${JSON.stringify(name)}; supported: ${Object.keys(OPTIMIZER_DEFAULTS).join(", ")}`,
     });
     return null;
   }
-  const defaults = OPTIMIZER_DEFAULTS[name as OptimizerName];
+  const defaults = OPTIMIZER_DEFAULTS[name];
   const out: Params = { ...defaults };
   for (const [key, value] of Object.entries(params)) {
     const at = `${path}/${key}`;
@@ -200,7 +187,7 @@ function optimizerParams(spec: unknown, path: string, issues: SpecIssue[]): Para
   return out;
 }
 
-function metricsOf(spec: unknown, path: string, issues: SpecIssue[]): MetricRule[] {
+function metricsOf(spec: unknown, path: string, issues: Issue[]): MetricRule[] {
   if (spec === undefined) return [];
   if (!Array.isArray(spec)) {
     issues.push({ path, message: "must be a list of metric names" });
@@ -209,7 +196,7 @@ function metricsOf(spec: unknown, path: string, issues: SpecIssue[]): MetricRule
   const seen = new Map<string, string>();
   const rules: MetricRule[] = [];
   spec.forEach((name, i) => {
-    const rule = typeof name === "string" ? METRICS[name] : undefined;
+    const rule = isMetricName(name) ? METRICS[name] : undefined;
     if (!rule) {
       issues.push({
         path: `${path}/${i}`,
@@ -226,11 +213,11 @@ function metricsOf(spec: unknown, path: string, issues: SpecIssue[]): MetricRule
 }
 
 /** Every problem in a compile spec (optimizer, loss, metrics), without loading tfjs. */
-export function checkCompile(spec: unknown, path = "/compile"): SpecIssue[] {
-  const issues: SpecIssue[] = [];
+export function checkCompile(spec: unknown, path = "/compile"): Issue[] {
+  const issues: Issue[] = [];
   if (!isObject(spec)) return [{ path, message: "must be an object with optimizer, loss and metrics" }];
   optimizerParams(spec.optimizer, `${path}/optimizer`, issues);
-  if (typeof spec.loss !== "string" || !(spec.loss in LOSSES)) {
+  if (!isLossName(spec.loss)) {
     issues.push({
       path: `${path}/loss`,
       message: `unsupported loss ${JSON.stringify(spec.loss)}; supported: ${Object.keys(LOSSES).join(", ")}`,
@@ -246,7 +233,7 @@ export function buildOptimizer(
   spec: CompileSpec["optimizer"],
   path = "/compile/optimizer",
 ): Optimizer {
-  const issues: SpecIssue[] = [];
+  const issues: Issue[] = [];
   const params = optimizerParams(spec, path, issues);
   throwIfIssues(issues);
   return BUILDERS[optimizerParts(spec).name as OptimizerName](tf, params as Params);
@@ -260,7 +247,7 @@ export function compileModel(tf: Tf, model: LayersModel, spec: CompileSpec, path
   );
   model.compile({
     optimizer: buildOptimizer(tf, spec.optimizer, `${path}/optimizer`),
-    loss: LOSS_FUNCTIONS[spec.loss]?.(tf) ?? LOSSES[spec.loss],
+    loss: LOSS_FUNCTIONS[spec.loss]?.(tf) ?? LOSSES[spec.loss as LossName],
     metrics: metrics as never,
   });
 }

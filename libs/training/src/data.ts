@@ -1,16 +1,14 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import type { DataSource, DataSpec } from "@plateau/contract";
 import type { Tensor } from "@tensorflow/tfjs";
 import type { Tf } from "./backend";
-import type { DataSource, DataSpec } from "./schemas";
 import { SpecError } from "./spec-error";
 import { prng, SYNTHETIC, type Table } from "./synthetic";
 import { readTable, type TableFormat } from "./tabular";
 
 type FileSource = Extract<DataSource, { source: "uri" | "dataset" }>;
 type InlineSource = Extract<DataSource, { source: "inline" }>;
-
-export type { DataSource, DataSpec };
 
 export interface Dataset {
   x: Tensor;

@@ -1,11 +1,11 @@
+import type { FitSpec, Issue } from "@plateau/contract";
 import type { ModelFitArgs } from "@tensorflow/tfjs";
 import type { Dataset } from "./data";
-import type { FitSpec } from "./schemas";
-import { type SpecIssue, throwIfIssues } from "./spec-error";
+import { throwIfIssues } from "./spec-error";
 
 /** Problems the schema cannot see: relations between fit fields and with the data spec. */
-export function checkFit(fit: FitSpec, hasValidationSource: boolean, path = "/fit"): SpecIssue[] {
-  const issues: SpecIssue[] = [];
+export function checkFit(fit: FitSpec, hasValidationSource: boolean, path = "/fit"): Issue[] {
+  const issues: Issue[] = [];
   if ((fit.initial_epoch ?? 0) >= fit.epochs) {
     issues.push({
       path: `${path}/initial_epoch`,

@@ -6,22 +6,9 @@ export {
   selectBackend,
   type Tf,
 } from "./backend";
-export {
-  buildOptimizer,
-  type CompileSpec,
-  checkCompile,
-  compileModel,
-  LOSSES,
-  logKeys,
-  METRICS,
-  OPTIMIZER_DEFAULTS,
-  type OptimizerName,
-  type OptimizerSpec,
-} from "./compile";
+export { buildOptimizer, checkCompile, compileModel, LOSSES, logKeys, METRICS } from "./compile";
 export {
   type DataFiles,
-  type DataSource,
-  type DataSpec,
   type Dataset,
   IRIS_CLASSES,
   loadData,
@@ -30,18 +17,7 @@ export {
   toDataset,
 } from "./data";
 export { checkFit, fitArgs, hasValidation } from "./fit";
-export { SUPPORTED_LAYERS } from "./keras-config";
-export { buildModel, checkModel, countModelParams, type LayerSpec, type ModelSpec } from "./model";
-export {
-  CompileSpecSchema,
-  DataSourceSchema,
-  DataSpecSchema,
-  type FitSpec,
-  FitSpecSchema,
-  LayerSpecSchema,
-  ModelSpecSchema,
-  OptimizerSpecSchema,
-} from "./schemas";
-export { SpecError, type SpecIssue } from "./spec-error";
+export { buildModel, checkModel, countModelParams } from "./model";
+export { SpecError } from "./spec-error";
 export type { Table } from "./synthetic";
 export { readTable, type TableFormat, type TableOptions } from "./tabular";

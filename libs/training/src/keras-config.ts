@@ -1,3 +1,4 @@
+import { type Issue, isLayerName, LAYER_NAMES, pointerToken } from "@plateau/contract";
 import {
   ACTIVATIONS,
   COMMON_KEYS,
@@ -8,7 +9,6 @@ import {
   LAYER_RULES,
   REGULARIZERS,
 } from "./keras-layers";
-import { pointer, type SpecIssue } from "./spec-error";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -18,8 +18,6 @@ export interface TfjsLayer {
   class_name: string;
   config: JsonObject;
 }
-
-export const SUPPORTED_LAYERS = Object.keys(LAYER_RULES);
 
 export function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -55,7 +53,7 @@ function lookup(
   table: Readonly<Record<string, string>>,
   value: Json,
   path: string,
-  issues: SpecIssue[],
+  issues: Issue[],
 ): { class_name: string; config: JsonObject } | null {
   const name = isObject(value) ? value.class_name : value;
   if (typeof name === "string" && name in table) {
@@ -69,7 +67,7 @@ function lookup(
 }
 
 /** tfjs implements only L1L2; Keras's L1 and L2 are that with the other factor at 0 (string forms use 0.01). */
-function checkRegularizer(value: Json, path: string, issues: SpecIssue[]): Json {
+function checkRegularizer(value: Json, path: string, issues: Issue[]): Json {
   if (value === null) return null;
   const name = isObject(value) ? value.class_name : value;
   const config = isObject(value) && isObject(value.config) ? value.config : {};
@@ -94,7 +92,7 @@ function checkRegularizer(value: Json, path: string, issues: SpecIssue[]): Json 
   return value;
 }
 
-function checkValue(key: string, value: Json, path: string, issues: SpecIssue[]): Json {
+function checkValue(key: string, value: Json, path: string, issues: Issue[]): Json {
   if (key === "activation" || key === "recurrent_activation") {
     return lookup("activation", ACTIVATIONS, value, path, issues)?.class_name ?? value;
   }
@@ -122,13 +120,15 @@ export function toTfjsLayer(
   className: Json,
   rawConfig: Json,
   path: string,
-  issues: SpecIssue[],
+  issues: Issue[],
 ): TfjsLayer | null {
-  const canonical = typeof className === "string" ? (LAYER_ALIASES[className] ?? className) : null;
-  if (canonical === null || !(canonical in LAYER_RULES)) {
+  // Own properties only: a class name such as "constructor" must not reach Object.prototype.
+  const name = typeof className === "string" ? className : null;
+  const canonical = name !== null && Object.hasOwn(LAYER_ALIASES, name) ? LAYER_ALIASES[name] : name;
+  if (canonical === null || !isLayerName(canonical)) {
     issues.push({
       path: `${path}/class_name`,
-      message: `unsupported layer ${JSON.stringify(className)}; supported: ${SUPPORTED_LAYERS.join(", ")}`,
+      message: `unsupported layer ${JSON.stringify(className)}; supported: ${LAYER_NAMES.join(", ")}`,
     });
     return null;
   }
@@ -149,7 +149,7 @@ export function toTfjsLayer(
   const config: JsonObject = {};
   const supported = [...rule.keys, ...COMMON_KEYS];
   for (const [key, value] of Object.entries(source)) {
-    const keyPath = `${path}/config${pointer(key)}`;
+    const keyPath = `${path}/config/${pointerToken(key)}`;
     if (supported.includes(key)) {
       config[key] = checkValue(key, value, keyPath, issues);
     } else if (rule.unimplemented && key in rule.unimplemented) {

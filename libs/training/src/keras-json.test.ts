@@ -1,5 +1,5 @@
+import { MAX_LAYERS } from "@plateau/contract";
 import { describe, expect, it } from "vitest";
-import { MAX_LAYERS } from "./keras-json";
 import { checkModel } from "./model";
 
 type Ref = [string, number, number, Record<string, never>];

@@ -1,5 +1,5 @@
+import { type Issue, MAX_LAYERS, MAX_TENSOR_REFS } from "@plateau/contract";
 import { isObject, type JsonObject, toTfjsLayer } from "./keras-config";
-import type { SpecIssue } from "./spec-error";
 
 type TensorRef = [string, number, number, JsonObject];
 
@@ -53,10 +53,6 @@ function toRefList(value: unknown): [string, number, number][] | null {
   return null;
 }
 
-/** Bounds that keep checking and building a submitted graph cheap, whatever the JSON says. */
-export const MAX_LAYERS = 1000;
-const MAX_TENSOR_REFS = 10_000;
-
 type GraphLayer = { name: string; path: string; isInput: boolean; nodes: (TensorRef[] | null)[] };
 
 /** Why a `[layer, node, tensor]` reference names nothing that will exist, or null when it does. */
@@ -77,7 +73,7 @@ function refProblem(ref: readonly [string, number, number, ...unknown[]], nodeCo
  * each node also after its layer's previous one, as tfjs numbers a layer's nodes in call order).
  * Returns how many nodes each layer will have.
  */
-function graphIssues(graph: GraphLayer[], issues: SpecIssue[]): Map<string, number> {
+function graphIssues(graph: GraphLayer[], issues: Issue[]): Map<string, number> {
   const nodeCount = new Map<string, number>();
   let refs = 0;
   for (const layer of graph) {
@@ -137,7 +133,7 @@ function graphIssues(graph: GraphLayer[], issues: SpecIssue[]): Map<string, numb
   return nodeCount;
 }
 
-function sequentialTopology(config: unknown, path: string, issues: SpecIssue[]): JsonObject | null {
+function sequentialTopology(config: unknown, path: string, issues: Issue[]): JsonObject | null {
   // Keras 2.0/2.1 wrote a Sequential's config as the bare layer list.
   const layers = Array.isArray(config) ? config : isObject(config) ? config.layers : undefined;
   const layersPath = Array.isArray(config) ? `${path}/config` : `${path}/config/layers`;
@@ -152,7 +148,7 @@ function sequentialTopology(config: unknown, path: string, issues: SpecIssue[]):
   return { class_name: "Sequential", config: { name, layers: out as unknown as JsonObject[] } };
 }
 
-function functionalTopology(config: unknown, path: string, issues: SpecIssue[]): JsonObject | null {
+function functionalTopology(config: unknown, path: string, issues: Issue[]): JsonObject | null {
   if (!isObject(config) || !Array.isArray(config.layers)) {
     issues.push({ path: `${path}/config/layers`, message: "a Functional model needs its list of layers" });
     return null;
@@ -233,7 +229,7 @@ function functionalTopology(config: unknown, path: string, issues: SpecIssue[]):
  * parsed) — or a tfjs `model.json` holding one — into the Keras 2 topology tfjs deserializes, recording
  * every problem under `path`.
  */
-export function kerasJsonTopology(input: unknown, path: string, issues: SpecIssue[]): JsonObject | null {
+export function kerasJsonTopology(input: unknown, path: string, issues: Issue[]): JsonObject | null {
   let doc: unknown = input;
   let at = path;
   if (typeof input === "string") {

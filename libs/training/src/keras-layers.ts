@@ -1,3 +1,5 @@
+import type { LayerName } from "@plateau/contract";
+
 /**
  * The Keras layers Plateau can build, and for each the Keras config keys tfjs implements. Keys tfjs lacks
  * are accepted only at their Keras default (so a real `model.to_json()` passes), anything else is refused
@@ -59,7 +61,7 @@ const CHANNELS_LAST = { data_format: "channels_last" };
 const NO_LORA = { lora_rank: null, lora_alpha: null, quantization_config: null };
 const GLOROT = { kernel_initializer: "glorot_uniform" };
 
-export const LAYER_RULES: Readonly<Record<string, LayerRule>> = {
+export const LAYER_RULES: Readonly<Record<LayerName, LayerRule>> = {
   InputLayer: {
     keys: ["batch_input_shape", "dtype", "sparse", "name"],
     unimplemented: { ragged: false, optional: false },
@@ -160,7 +162,7 @@ export const LAYER_RULES: Readonly<Record<string, LayerRule>> = {
 };
 
 /** Python aliases a user may write in a layers spec; Keras itself serializes the canonical name. */
-export const LAYER_ALIASES: Readonly<Record<string, string>> = {
+export const LAYER_ALIASES: Readonly<Record<string, LayerName>> = {
   MaxPool1D: "MaxPooling1D",
   MaxPool2D: "MaxPooling2D",
   AvgPool1D: "AveragePooling1D",

@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
+import type { CompileSpec, DataSpec } from "@plateau/contract";
 import { exampleJob } from "@plateau/spec/example";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend, type Tf } from "./backend";
-import { type CompileSpec, compileModel } from "./compile";
+import { compileModel } from "./compile";
 import { loadData } from "./data";
 import { buildModel, checkModel, countModelParams } from "./model";
-import type { DataSpec } from "./schemas";
 import { SpecError } from "./spec-error";
 
 let tf: Tf;

@@ -1,20 +1,13 @@
+import type { Issue, ModelSpec } from "@plateau/contract";
 import type { LayersModel } from "@tensorflow/tfjs";
 import type { Tf } from "./backend";
 import { isObject, type Json, type JsonObject, toTfjsLayer } from "./keras-config";
 import { kerasJsonTopology } from "./keras-json";
-import { SpecError, type SpecIssue, throwIfIssues } from "./spec-error";
-
-export interface LayerSpec {
-  class_name: string;
-  config?: Record<string, unknown>;
-}
-
-/** A model as a Keras layer list (a Sequential model) or as Python Keras `model.to_json()` output. */
-export type ModelSpec = { layers: LayerSpec[] } | { keras_json: string | Record<string, unknown> };
+import { SpecError, throwIfIssues } from "./spec-error";
 
 const INPUT_SHAPE_KEYS = ["input_shape", "batch_input_shape"];
 
-function layersTopology(layers: unknown, path: string, issues: SpecIssue[]): JsonObject | null {
+function layersTopology(layers: unknown, path: string, issues: Issue[]): JsonObject | null {
   if (!Array.isArray(layers) || layers.length === 0) {
     issues.push({ path, message: "must be a non-empty list of {class_name, config} layers" });
     return null;
@@ -41,7 +34,7 @@ function layersTopology(layers: unknown, path: string, issues: SpecIssue[]): Jso
   };
 }
 
-function topologyOf(spec: unknown, path: string, issues: SpecIssue[]): JsonObject | null {
+function topologyOf(spec: unknown, path: string, issues: Issue[]): JsonObject | null {
   if (isObject(spec) && "layers" in spec && !("keras_json" in spec)) {
     return layersTopology(spec.layers, `${path}/layers`, issues);
   }
@@ -56,8 +49,8 @@ function topologyOf(spec: unknown, path: string, issues: SpecIssue[]): JsonObjec
  * Every problem that stops the model spec from being built, without loading tfjs: unsupported layers,
  * config keys, activations, initializers, and broken Keras JSON. Shape errors only show when building.
  */
-export function checkModel(spec: unknown, path = "/model"): SpecIssue[] {
-  const issues: SpecIssue[] = [];
+export function checkModel(spec: unknown, path = "/model"): Issue[] {
+  const issues: Issue[] = [];
   topologyOf(spec, path, issues);
   return issues;
 }
@@ -82,7 +75,7 @@ export async function countModelParams(tf: Tf, spec: ModelSpec, path = "/model")
 }
 
 function topologyFor(spec: ModelSpec, path: string): JsonObject {
-  const issues: SpecIssue[] = [];
+  const issues: Issue[] = [];
   const topology = topologyOf(spec, path, issues);
   throwIfIssues(issues);
   return topology as JsonObject;

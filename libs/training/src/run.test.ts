@@ -1,4 +1,5 @@
-import { type CallbackEvent, type CallbackSpec, callbacksFromSpecs, MemorySink } from "@plateau/callbacks";
+import { type CallbackEvent, callbacksFromSpecs, MemorySink } from "@plateau/callbacks";
+import type { CallbackSpec, DataSpec, FitSpec } from "@plateau/contract";
 import type { LayersModel, Tensor } from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend, type Tf } from "./backend";
@@ -7,7 +8,6 @@ import { loadData } from "./data";
 import { fitArgs } from "./fit";
 import { buildModel } from "./model";
 import { type Logs, snapshot, type TrainHooks, type TrainingState, train } from "./run";
-import type { DataSpec, FitSpec } from "./schemas";
 
 let tf: Tf;
 beforeAll(async () => {

@@ -1,11 +1,8 @@
+import { type Issue, pointerToken } from "@plateau/contract";
 import type { TSchema } from "typebox";
 import Value from "typebox/value";
 
-/** One problem with a request, located by a JSON pointer into it (e.g. `/callbacks/0/factor`). */
-export interface Issue {
-  path: string;
-  message: string;
-}
+export type { Issue };
 
 type Node = Record<string, unknown>;
 
@@ -166,9 +163,4 @@ function preview(value: unknown): string {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** JSON pointer escaping (RFC 6901). */
-function pointerToken(name: string): string {
-  return name.replaceAll("~", "~0").replaceAll("/", "~1");
 }

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { Config } from "@plateau/config";
+import { BestCheckpointSchema, CheckpointListSchema, isUuid, Uuid } from "@plateau/contract";
 import { bestCheckpoint, type Checkpoint, type Db, getCheckpoint, listCheckpoints } from "@plateau/db";
 import {
   checkpointPrefix,
@@ -14,22 +15,8 @@ import {
 import type { FastifyRequest } from "fastify";
 import Type from "typebox";
 import type { ApiDeps } from "../deps";
-import { ApiError } from "../errors";
-import { findJob, isUuid, JobIdParams } from "../job-params";
-import { DateTime, ErrorRef, Nullable, Uuid } from "../schemas";
-
-const CheckpointSchema = Type.Object({
-  id: Uuid,
-  name: Type.String({ description: "The formatted ModelCheckpoint filepath." }),
-  epoch: Type.Integer({ description: "0-based epoch the weights are from." }),
-  batch: Nullable(Type.Integer()),
-  monitor: Nullable(Type.String()),
-  value: Nullable(Type.Number()),
-  is_best: Type.Boolean(),
-  weights_only: Type.Boolean(),
-  size_bytes: Type.Integer(),
-  created_at: DateTime,
-});
+import { ApiError, ErrorRef } from "../errors";
+import { findJob, JobIdParams } from "../job-params";
 
 const CheckpointParams = Type.Object({
   id: Uuid,
@@ -46,7 +33,7 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
         tags: ["checkpoints"],
         summary: "Every checkpoint the job saved, oldest first",
         params: JobIdParams,
-        response: { 200: Type.Object({ items: Type.Array(CheckpointSchema) }), 400: ErrorRef, 404: ErrorRef },
+        response: { 200: CheckpointListSchema, 400: ErrorRef, 404: ErrorRef },
       },
     },
     async (request) => {
@@ -67,14 +54,7 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
           "URLs minted per request, valid until expires_at for URLs obtained now.",
         params: JobIdParams,
         response: {
-          200: Type.Object({
-            id: Uuid,
-            epoch: Type.Integer(),
-            monitor: Nullable(Type.String()),
-            value: Nullable(Type.Number()),
-            model_url: Type.String({ format: "uri" }),
-            expires_at: DateTime,
-          }),
+          200: BestCheckpointSchema,
           400: ErrorRef,
           404: ErrorRef,
         },

@@ -2,31 +2,20 @@ import { randomUUID } from "node:crypto";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { DatasetSchema, Uuid } from "@plateau/contract";
 import { createDataset, type Dataset, getDataset } from "@plateau/db";
 import { datasetKey, deleteKeys, isValidName, uploadObject } from "@plateau/storage";
 import { TableError, type TableFormat, TableReader, type TableSummary } from "@plateau/tabular";
 import Type from "typebox";
 import { bodyCheckedByHandler } from "../app";
 import type { ApiDeps } from "../deps";
-import { ApiError } from "../errors";
-import { DateTime, ErrorRef, Uuid } from "../schemas";
+import { ApiError, ErrorRef } from "../errors";
 
 const FORMATS: Record<string, TableFormat> = {
   "text/csv": "csv",
   "application/x-ndjson": "jsonl",
   "application/jsonl": "jsonl",
 };
-
-const DatasetSchema = Type.Object({
-  id: Uuid,
-  filename: Type.String(),
-  format: Type.Enum(["csv", "jsonl"]),
-  columns: Type.Array(Type.String()),
-  rows: Type.Integer({ description: "Data rows (the CSV header not counted)." }),
-  size_bytes: Type.Integer(),
-  uri: Type.String({ description: "s3://bucket/key of the stored file." }),
-  created_at: DateTime,
-});
 
 /** Upload CSV / JSONL files into the service's S3, for jobs to reference as {source: "dataset", id}. */
 export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db, storage, config }) => {

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { loadConfig } from "@plateau/config";
+import type { StatusData } from "@plateau/contract";
 import { appendEvents, createJob, type NewEvent, type Prisma } from "@plateau/db";
 import { jobEventsChannel } from "@plateau/queue";
-import type { StatusData } from "@plateau/spec";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApi, type TestApi } from "../test-api";
 

@@ -1,12 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { JobEvent } from "@plateau/contract";
 import { jobEventsChannel } from "@plateau/queue";
-import { JobEvent } from "@plateau/spec";
 import Type from "typebox";
 import type { ApiDeps } from "../deps";
-import { ApiError } from "../errors";
+import { ApiError, ErrorRef } from "../errors";
 import { SSE_BATCH_INTERVAL_MS, streamJobEvents } from "../event-stream";
 import { findJob, JobIdParams } from "../job-params";
-import { ErrorRef } from "../schemas";
 
 /** GET /v1/jobs/:id/events: the job's event stream over Server-Sent Events, resumable. */
 export const eventRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db, events, config }) => {

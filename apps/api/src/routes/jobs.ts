@@ -1,6 +1,17 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import {
+  CancelResultSchema,
+  type DataSource,
+  type Issue,
+  isUuid,
+  JobPageSchema,
+  JobSchema,
+  type JobSpec,
+  JobSpecSchema,
+  ListJobsQuerySchema,
+} from "@plateau/contract";
+import {
   appendEvents,
   createJob,
   type Db,
@@ -11,23 +22,14 @@ import {
   requestCancel,
 } from "@plateau/db";
 import { cancelChannel, enqueueTraining, removeQueued } from "@plateau/queue";
-import { type JobSpec, JobSpecSchema, JobStatus, validateJobSpec } from "@plateau/spec";
-import type { DataSource } from "@plateau/training";
-import Type from "typebox";
+import { validateJobSpec } from "@plateau/spec";
 import { bodyCheckedByHandler } from "../app";
 import type { ApiDeps } from "../deps";
-import { ApiError, type ErrorDetail } from "../errors";
+import { ApiError, ErrorRef } from "../errors";
 import { appendStatus } from "../job-events";
-import { findJob, isUuid, JobIdParams } from "../job-params";
-import { JobSchema, JobSummarySchema, jobSummary, jobView } from "../job-view";
-import { ErrorRef } from "../schemas";
-import { validationTf } from "../tfjs";
-
-const ListQuery = Type.Object({
-  status: Type.Optional(JobStatus),
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  cursor: Type.Optional(Type.String({ description: "next_cursor of the previous page, unchanged." })),
-});
+import { findJob, JobIdParams } from "../job-params";
+import { jobSummary, jobView } from "../job-view";
+import { countModelParams } from "../model-check";
 
 /** Submit, read, list and cancel training jobs. */
 export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
@@ -51,7 +53,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
     },
     async (request, reply) => {
       const body: unknown = request.body;
-      const validation = await validateJobSpec(body, config, await validationTf());
+      const validation = await validateJobSpec(body, config, countModelParams);
       const issues = validation.ok ? await datasetIssues(db, validation.spec.data) : validation.issues;
       if (!validation.ok || issues.length > 0) {
         throw new ApiError(
@@ -96,14 +98,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
       schema: {
         tags: ["jobs"],
         summary: "List jobs, newest first",
-        querystring: ListQuery,
+        querystring: ListJobsQuerySchema,
         response: {
-          200: Type.Object({
-            items: Type.Array(JobSummarySchema),
-            next_cursor: Type.Union([Type.String(), Type.Null()], {
-              description: "Pass as cursor for the next page; null on the last page.",
-            }),
-          }),
+          200: JobPageSchema,
           400: ErrorRef,
         },
       },
@@ -146,7 +143,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
           "is stopped by its worker at the next batch end (status stays running until then). A finished job is a 409.",
         params: JobIdParams,
         response: {
-          202: Type.Object({ id: Type.String(), status: JobStatus }),
+          202: CancelResultSchema,
           400: ErrorRef,
           404: ErrorRef,
           409: ErrorRef,
@@ -183,10 +180,10 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
  * A `dataset` source must name an uploaded dataset, and its label and feature columns must exist in it:
  * checked now, with the spec's paths, rather than failing the job on the worker.
  */
-async function datasetIssues(db: Db, data: JobSpec["data"]): Promise<ErrorDetail[]> {
+async function datasetIssues(db: Db, data: JobSpec["data"]): Promise<Issue[]> {
   const sources: [string, DataSource][] = [["/data", data]];
   if (data.validation) sources.push(["/data/validation", data.validation]);
-  const issues: ErrorDetail[] = [];
+  const issues: Issue[] = [];
   for (const [path, source] of sources) {
     if (source.source !== "dataset") continue;
     const dataset = isUuid(source.id) ? await getDataset(db, source.id) : null;

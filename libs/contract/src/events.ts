@@ -1,11 +1,12 @@
 import Type, { type Static } from "typebox";
 
 /**
- * A job's history is one ordered stream of events with a per-job `seq` (DESIGN.md). These are the
+ * A job's history is one ordered stream of events with a per-job `seq` (docs/architecture.md). These are the
  * types and payloads, shared by the worker that writes them, the API that serves them (metrics, SSE)
  * and the Redis messages that carry them live.
  */
-export const EventType = Type.Enum(["status", "epoch_end", "batch_end", "callback", "checkpoint"], {
+export const EVENT_TYPES = ["status", "epoch_end", "batch_end", "callback", "checkpoint"] as const;
+export const EventType = Type.Enum([...EVENT_TYPES], {
   description:
     "status: lifecycle change; epoch_end / batch_end: metrics (batch_end is sampled); callback: a callback's decision; checkpoint: an artifact saved to S3.",
 });
@@ -20,8 +21,22 @@ export const TERMINAL_STATUSES: ReadonlySet<string> = new Set<JobStatus>([
   "failed",
   "cancelled",
 ]);
-export const StopReason = Type.Enum(["completed", "early_stopping", "nan_loss", "user_cancel", "error"]);
+export const STOP_REASONS = ["completed", "early_stopping", "nan_loss", "user_cancel", "error"] as const;
+export const StopReason = Type.Enum([...STOP_REASONS]);
 export type StopReason = Static<typeof StopReason>;
+
+const STATUS_FOR: Record<StopReason, JobStatus> = {
+  completed: "succeeded",
+  early_stopping: "succeeded",
+  nan_loss: "cancelled",
+  user_cancel: "cancelled",
+  error: "failed",
+};
+
+/** The terminal status a stop reason leads to: one rule, so status and stop_reason never disagree. */
+export function statusFor(stopReason: StopReason): JobStatus {
+  return STATUS_FOR[stopReason];
+}
 
 export const Logs = Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()]), {
   description: "Keras logs as tfjs reports them (loss, acc, val_loss, val_acc, …) plus learning_rate.",
@@ -66,6 +81,13 @@ export interface EventDataByType {
   checkpoint: CheckpointData;
 }
 
+/** The API's last message on a job's stream, after the terminal status; it has no seq. */
+export const DoneData = Type.Object({
+  status: JobStatus,
+  stop_reason: Type.Union([StopReason, Type.Null()]),
+});
+export type DoneData = Static<typeof DoneData>;
+
 /** One event as stored (job_events row), published on Redis and sent over SSE. */
 export const JobEvent = Type.Object({
   seq: Type.Integer({ minimum: 1 }),
@@ -98,3 +120,17 @@ export function wireEvent(event: StoredEvent): JobEvent {
     time: (event.createdAt ?? new Date()).toISOString(),
   };
 }
+
+/** A wire event with its payload typed by its `type`. */
+export type TypedJobEvent = {
+  [K in keyof EventDataByType]: Omit<JobEvent, "type" | "data"> & { type: K; data: EventDataByType[K] };
+}[keyof EventDataByType];
+
+export interface DoneEvent {
+  seq: null;
+  type: "done";
+  data: DoneData;
+}
+
+/** What a job's event stream yields: its events, then `done`. */
+export type StreamEvent = TypedJobEvent | DoneEvent;

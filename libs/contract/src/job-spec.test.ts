@@ -1,10 +1,13 @@
-import { exampleJob } from "@plateau/spec/example";
 import Value from "typebox/value";
 import { describe, expect, it } from "vitest";
-import { CompileSpecSchema, DataSpecSchema, FitSpecSchema, ModelSpecSchema } from "./schemas";
+import iris from "../../../examples/iris-plateau.json";
+import { CompileSpecSchema } from "./compile";
+import { DataSpecSchema } from "./data";
+import { FitSpecSchema } from "./fit";
+import { ModelSpecSchema } from "./model";
 
 // The jobs issue's example spec, part by part.
-const example = exampleJob();
+const example = structuredClone(iris);
 
 describe("job spec schemas", () => {
   it("accept the jobs issue's example", () => {

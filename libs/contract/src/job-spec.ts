@@ -1,12 +1,11 @@
-import { CallbackSpec } from "@plateau/callbacks/schemas";
-import { CompileSpecSchema, DataSpecSchema, FitSpecSchema, ModelSpecSchema } from "@plateau/training";
 import Type, { type Static } from "typebox";
+import { CallbackSpecSchema } from "./callbacks";
+import { CompileSpecSchema } from "./compile";
+import { DataSpecSchema } from "./data";
+import { FitSpecSchema } from "./fit";
+import { ModelSpecSchema } from "./model";
 
-/**
- * The POST /v1/jobs body: a Keras `model.fit` call transcribed to JSON, field names as in Keras.
- * Composed from the schemas of @plateau/training and @plateau/callbacks, so the API's validation and
- * its OpenAPI document come from the same place as the code that runs the spec.
- */
+/** The POST /v1/jobs body: a Keras `model.fit` call transcribed to JSON, field names as in Keras. */
 export const JobSpecSchema = Type.Object(
   {
     name: Type.String({
@@ -20,7 +19,7 @@ export const JobSpecSchema = Type.Object(
     data: DataSpecSchema,
     fit: FitSpecSchema,
     callbacks: Type.Optional(
-      Type.Array(CallbackSpec, {
+      Type.Array(CallbackSpecSchema, {
         maxItems: 32,
         description:
           'Keras callbacks as {"type": "<KerasClassName>", ...Keras options}. TerminateOnNaN is added when missing.',

@@ -1,0 +1,112 @@
+/**
+ * The Keras names a job spec may use, each table written once. `libs/training` maps every name to tfjs
+ * with tables typed by these names, so a name listed here without an implementation is a compile error.
+ */
+
+export type OptimizerName = "sgd" | "momentum" | "adam" | "adamax" | "rmsprop" | "adagrad" | "adadelta";
+
+/**
+ * Keras's parameter names and defaults per optimizer (keras/src/optimizers/*.py). `momentum` is not a
+ * Keras optimizer: Plateau defines it as SGD with momentum 0.9, tfjs's `tf.train.momentum`.
+ */
+export const OPTIMIZER_DEFAULTS: Readonly<Record<OptimizerName, Readonly<Record<string, number | boolean>>>> =
+  {
+    sgd: { learning_rate: 0.01, momentum: 0, nesterov: false },
+    momentum: { learning_rate: 0.01, momentum: 0.9, nesterov: false },
+    adam: { learning_rate: 0.001, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: false },
+    adamax: { learning_rate: 0.001, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 },
+    rmsprop: { learning_rate: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false },
+    adagrad: { learning_rate: 0.001, initial_accumulator_value: 0.1, epsilon: 1e-7 },
+    adadelta: { learning_rate: 0.001, rho: 0.95, epsilon: 1e-7 },
+  };
+export const OPTIMIZER_NAMES = Object.keys(OPTIMIZER_DEFAULTS) as OptimizerName[];
+
+/** Keras loss names and aliases. */
+export const LOSS_NAMES = [
+  "sparse_categorical_crossentropy",
+  "categorical_crossentropy",
+  "binary_crossentropy",
+  "mean_squared_error",
+  "mse",
+  "mean_absolute_error",
+  "mae",
+  "mean_absolute_percentage_error",
+  "mape",
+  "mean_squared_logarithmic_error",
+  "msle",
+  "hinge",
+  "squared_hinge",
+  "categorical_hinge",
+  "log_cosh",
+  "logcosh",
+  "kl_divergence",
+  "kullback_leibler_divergence",
+  "kld",
+  "poisson",
+  "cosine_similarity",
+] as const;
+export type LossName = (typeof LOSS_NAMES)[number];
+
+/** Keras metric names and aliases. */
+export const METRIC_NAMES = [
+  "accuracy",
+  "acc",
+  "binary_accuracy",
+  "categorical_accuracy",
+  "sparse_categorical_accuracy",
+  "precision",
+  "recall",
+  "mse",
+  "mean_squared_error",
+  "mae",
+  "mean_absolute_error",
+  "mape",
+  "mean_absolute_percentage_error",
+  "binary_crossentropy",
+  "categorical_crossentropy",
+  "sparse_categorical_crossentropy",
+  "r2_score",
+] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
+
+/** Keras layer classes a model may use. */
+export const LAYER_NAMES = [
+  "InputLayer",
+  "Dense",
+  "Dropout",
+  "Flatten",
+  "Reshape",
+  "Activation",
+  "Conv1D",
+  "Conv2D",
+  "MaxPooling1D",
+  "AveragePooling1D",
+  "MaxPooling2D",
+  "AveragePooling2D",
+  "GlobalAveragePooling1D",
+  "GlobalMaxPooling1D",
+  "GlobalAveragePooling2D",
+  "GlobalMaxPooling2D",
+  "BatchNormalization",
+  "LayerNormalization",
+  "Embedding",
+  "SimpleRNN",
+  "LSTM",
+  "GRU",
+  "Concatenate",
+  "Add",
+  "Multiply",
+  "Average",
+  "Maximum",
+  "Minimum",
+] as const;
+export type LayerName = (typeof LAYER_NAMES)[number];
+
+const member =
+  <T extends string>(names: readonly T[]) =>
+  (name: unknown): name is T =>
+    (names as readonly unknown[]).includes(name);
+export const isOptimizerName = member(OPTIMIZER_NAMES);
+export const isLossName = member(LOSS_NAMES);
+export const isMetricName = member(METRIC_NAMES);
+export const isLayerName = member(LAYER_NAMES);

@@ -1,0 +1,205 @@
+import Type, { type Static } from "typebox";
+import { CallbackSpecSchema } from "./callbacks";
+import { TABLE_FORMATS } from "./data";
+import { JobStatus, Logs, StopReason } from "./events";
+import type { JobSpec } from "./job-spec";
+import { OPTIMIZER_NAMES } from "./keras-names";
+import { DateTime, Nullable, Uuid } from "./problem";
+
+/**
+ * The HTTP API's request queries and response bodies. Times are ISO 8601 strings; epochs are 0-based, as
+ * Keras passes them to callbacks. The API's routes use these schemas; the client's types are their Static.
+ */
+
+const strict = { additionalProperties: false } as const;
+
+const jobFields = {
+  id: Uuid,
+  name: Type.String(),
+  status: JobStatus,
+  stop_reason: Nullable(StopReason),
+  stop_details: Nullable(
+    Type.Unsafe<Record<string, unknown>>(
+      Type.Object(
+        {},
+        { additionalProperties: true, description: "Where training stopped, e.g. the NaN batch." },
+      ),
+    ),
+  ),
+  epoch: Nullable(Type.Integer({ description: "The last epoch the worker reported." })),
+  epochs: Type.Integer(),
+  learning_rate: Nullable(Type.Number({ description: "The learning rate in effect at the last epoch." })),
+  best: Nullable(
+    Type.Object(
+      { monitor: Type.String(), value: Type.Number(), epoch: Type.Integer() },
+      { description: "The best checkpoint's monitored value, when the job has a ModelCheckpoint." },
+    ),
+  ),
+  backend: Nullable(Type.String({ description: "tfjs backend the worker trains on." })),
+  worker: Nullable(Type.String()),
+  created_at: DateTime,
+  started_at: Nullable(DateTime),
+  finished_at: Nullable(DateTime),
+  error: Nullable(Type.String({ description: "For a failed job: what went wrong and what to do." })),
+};
+
+/** A job in lists: everything but the spec, which may hold up to MAX_INLINE_BYTES of inline data. */
+export const JobSummarySchema = Type.Object(jobFields);
+export const JobSchema = Type.Object({
+  ...jobFields,
+  spec: Type.Unsafe<JobSpec>(
+    Type.Object(
+      {},
+      {
+        additionalProperties: true,
+        description: "The effective spec the worker runs: defaults filled in, TerminateOnNaN added.",
+      },
+    ),
+  ),
+});
+export type JobSummary = Static<typeof JobSummarySchema>;
+export type Job = Static<typeof JobSchema>;
+
+export const ListJobsQuerySchema = Type.Object({
+  status: Type.Optional(JobStatus),
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  cursor: Type.Optional(Type.String({ description: "next_cursor of the previous page, unchanged." })),
+});
+export type ListJobsQuery = Partial<Static<typeof ListJobsQuerySchema>>;
+
+export const JobPageSchema = Type.Object({
+  items: Type.Array(JobSummarySchema),
+  next_cursor: Type.Union([Type.String(), Type.Null()], {
+    description: "Pass as cursor for the next page; null on the last page.",
+  }),
+});
+export type JobPage = Static<typeof JobPageSchema>;
+
+export const CancelResultSchema = Type.Object({ id: Type.String(), status: JobStatus });
+export type CancelResult = Static<typeof CancelResultSchema>;
+
+export const MetricsQuerySchema = Type.Object({
+  after: Type.Integer({ minimum: 0, default: 0, description: "next_after of the previous call (a seq)." }),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
+  level: Type.Enum(["epoch", "batch"], {
+    default: "epoch",
+    description: "epoch: one row per epoch; batch: the sampled batch rows.",
+  }),
+});
+export type MetricsQuery = Partial<Static<typeof MetricsQuerySchema>>;
+
+export const MetricsRowSchema = Type.Object({
+  seq: Type.Integer({ description: "Position in the job's event stream." }),
+  epoch: Type.Union([Type.Integer(), Type.Null()], { description: "0-based, as Keras passes it." }),
+  batch: Type.Union([Type.Integer(), Type.Null()]),
+  logs: Logs,
+  time: Type.String({ format: "date-time" }),
+});
+export const MetricsPageSchema = Type.Object({
+  items: Type.Array(MetricsRowSchema),
+  next_after: Type.Integer(),
+});
+export type MetricsRow = Static<typeof MetricsRowSchema>;
+export type MetricsPage = Static<typeof MetricsPageSchema>;
+
+export const CheckpointSchema = Type.Object({
+  id: Uuid,
+  name: Type.String({ description: "The formatted ModelCheckpoint filepath." }),
+  epoch: Type.Integer({ description: "0-based epoch the weights are from." }),
+  batch: Nullable(Type.Integer()),
+  monitor: Nullable(Type.String()),
+  value: Nullable(Type.Number()),
+  is_best: Type.Boolean(),
+  weights_only: Type.Boolean(),
+  size_bytes: Type.Integer(),
+  created_at: DateTime,
+});
+/** Oldest first. */
+export const CheckpointListSchema = Type.Object({ items: Type.Array(CheckpointSchema) });
+export type Checkpoint = Static<typeof CheckpointSchema>;
+export type CheckpointList = Static<typeof CheckpointListSchema>;
+
+export const BestCheckpointSchema = Type.Object({
+  id: Uuid,
+  epoch: Type.Integer(),
+  monitor: Nullable(Type.String()),
+  value: Nullable(Type.Number()),
+  model_url: Type.String({
+    format: "uri",
+    description: "Loadable as is with tf.loadLayersModel(model_url).",
+  }),
+  expires_at: DateTime,
+});
+export type BestCheckpoint = Static<typeof BestCheckpointSchema>;
+
+export const DatasetSchema = Type.Object({
+  id: Uuid,
+  filename: Type.String(),
+  format: Type.Enum([...TABLE_FORMATS]),
+  columns: Type.Array(Type.String()),
+  rows: Type.Integer({ description: "Data rows (the CSV header not counted)." }),
+  size_bytes: Type.Integer(),
+  uri: Type.String({ description: "s3://bucket/key of the stored file." }),
+  created_at: DateTime,
+});
+export type Dataset = Static<typeof DatasetSchema>;
+
+const Metrics = Type.Record(Type.String(), Type.Number());
+
+export const SimulationInputSchema = Type.Object(
+  {
+    callbacks: Type.Array(CallbackSpecSchema, { maxItems: 32, description: "Callback specs, as in a job." }),
+    optimizer: Type.Optional(
+      Type.Object(
+        {
+          name: Type.Enum(OPTIMIZER_NAMES),
+          learning_rate: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+        },
+        { ...strict, description: "Defaults to Keras's compile default, rmsprop at 0.001." },
+      ),
+    ),
+    epochs: Type.Array(
+      Type.Object(
+        {
+          logs: Metrics,
+          batches: Type.Optional(
+            Type.Array(Metrics, {
+              description: "Batch logs; default one batch with the epoch's training logs.",
+            }),
+          ),
+        },
+        strict,
+      ),
+      { minItems: 1, description: "The recorded epoch logs, e.g. {loss, val_loss}, in order." },
+    ),
+  },
+  strict,
+);
+export type SimulationInput = Static<typeof SimulationInputSchema>;
+
+/** A callback's decision, as events report it. */
+export const CallbackEventSchema = Type.Object({
+  callback: Type.String({ description: 'Keras class name of the callback, e.g. "ReduceLROnPlateau".' }),
+  epoch: Type.Integer({ description: "0-based epoch index, as tfjs and Keras pass it to callbacks." }),
+  batch: Type.Optional(Type.Integer()),
+  action: Type.String(),
+  details: Type.Record(Type.String(), Type.Unknown()),
+});
+export type CallbackEvent = Static<typeof CallbackEventSchema>;
+
+export const SimulationResultSchema = Type.Object({
+  epochs: Type.Array(
+    Type.Object({ epoch: Type.Integer(), learning_rate: Type.Number(), stop_training: Type.Boolean() }),
+  ),
+  stopped_epoch: Nullable(Type.Integer({ description: "The epoch during which training was stopped." })),
+  checkpoints: Type.Array(
+    Type.Object({ epoch: Type.Integer(), batch: Nullable(Type.Integer()), filepath: Type.String() }),
+  ),
+  restored_weights_from_epoch: Nullable(
+    Type.Integer({ description: "Which epoch's weights the model holds at the end." }),
+  ),
+  final_learning_rate: Type.Number(),
+  events: Type.Array(CallbackEventSchema),
+  warnings: Type.Array(Type.String()),
+});
+export type SimulationResult = Static<typeof SimulationResultSchema>;

@@ -1,0 +1,9 @@
+/**
+ * What a job spec's validation needs from this package, without tfjs: the model, compile and fit checks
+ * that speak Keras, and the error they throw. The API imports this entry, never the package root (whose
+ * backend selection loads tfjs); test/boundaries.test.ts holds that.
+ */
+export { checkCompile, logKeys } from "./compile";
+export { checkFit, hasValidation } from "./fit";
+export { checkModel } from "./model";
+export { SpecError } from "./spec-error";
