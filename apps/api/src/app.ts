@@ -13,7 +13,9 @@ import Fastify, {
   type RawServerDefault,
 } from "fastify";
 import type { Logger } from "pino";
+import { installJsonBodyParser } from "./body-limits";
 import { installErrorHandling } from "./errors";
+import { finiteNumbersOnly } from "./text-numbers";
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -31,7 +33,7 @@ const bodyAjv = addFormats.default(new Ajv({ ...strictOptions, coerceTypes: fals
 const textAjv = addFormats.default(new Ajv({ ...strictOptions, coerceTypes: "array" }));
 
 const compileSchema: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
-  (httpPart === "body" ? bodyAjv : textAjv).compile(schema);
+  httpPart === "body" ? bodyAjv.compile(schema) : finiteNumbersOnly(textAjv.compile(schema));
 
 /**
  * Route-level compiler for a body whose schema documents it (OpenAPI) while the handler checks it:
@@ -56,6 +58,7 @@ export async function createApp(config: Pick<Config, "MAX_INLINE_BYTES">, log: L
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(compileSchema);
   installErrorHandling(app);
+  installJsonBodyParser(app);
   app.addSchema(ErrorResponseSchema);
   await app.register(swagger, {
     // Shared schemas appear in the document under their $id (components.schemas.ErrorResponse).
@@ -72,6 +75,6 @@ export async function createApp(config: Pick<Config, "MAX_INLINE_BYTES">, log: L
   // Before any route: the plugin wraps the handlers of routes declared with `sse`. Heartbeat comments
   // keep proxies from closing a stream that is quiet between epochs.
   await app.register(sse, { heartbeatInterval: SSE_HEARTBEAT_MS });
-  app.get("/openapi.json", { schema: { hide: true } }, () => app.swagger());
+  app.get("/openapi.json", { config: { auth: "public" }, schema: { hide: true } }, () => app.swagger());
   return app;
 }

@@ -19,8 +19,20 @@ afterAll(async () => {
 describe("reconcileQueue", () => {
   it("puts every queued job Postgres holds back in the queue, once, and leaves finished ones out", async () => {
     const spec = exampleJob();
-    const lost = await createJob(api.deps.db, { id: randomUUID(), name: "lost", spec, epochs: 50 });
-    const done = await createJob(api.deps.db, { id: randomUUID(), name: "done", spec, epochs: 50 });
+    const lost = await createJob(api.deps.db, {
+      tenantId: api.tenant.id,
+      id: randomUUID(),
+      name: "lost",
+      spec,
+      epochs: 50,
+    });
+    const done = await createJob(api.deps.db, {
+      tenantId: api.tenant.id,
+      id: randomUUID(),
+      name: "done",
+      spec,
+      epochs: 50,
+    });
     await finishJob(api.deps.db, done.id, { stopReason: "user_cancel" });
 
     await reconcileQueue(api.deps);

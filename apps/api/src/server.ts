@@ -1,6 +1,8 @@
 import { probeBucket } from "@plateau/storage";
 import { type App, createApp } from "./app";
+import { installAuth } from "./auth";
 import type { ApiDeps } from "./deps";
+import { adminRoutes } from "./routes/admin";
 import { callbackRoutes } from "./routes/callbacks";
 import { checkpointRoutes } from "./routes/checkpoints";
 import { datasetRoutes } from "./routes/datasets";
@@ -12,6 +14,7 @@ import { metricsRoutes } from "./routes/metrics";
 /** The API with all its routes, ready for `listen` (main.ts) or `inject` (tests). */
 export async function buildServer(deps: ApiDeps): Promise<App> {
   const app = await createApp(deps.config, deps.log);
+  installAuth(app, { db: deps.db, adminKey: deps.config.ADMIN_API_KEY });
   await app.register(healthRoutes, {
     timeoutMs: deps.config.READY_TIMEOUT_MS,
     checks: {
@@ -21,6 +24,7 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
     },
   });
   for (const routes of [
+    adminRoutes,
     jobRoutes,
     metricsRoutes,
     eventRoutes,

@@ -1,5 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { type Config, loadConfig } from "@plateau/config";
+import type { InjectOptions, LightMyRequestResponse } from "fastify";
+import { createTestTenant, type TestTenant } from "../../../test/tenants";
 import type { App } from "./app";
 import { type ApiDeps, closeDeps, createDeps } from "./deps";
 import { buildServer } from "./server";
@@ -9,6 +11,10 @@ export interface TestApi {
   deps: ApiDeps;
   /** Origin of the listening server, for clients that need real HTTP (SSE, tf.loadLayersModel). */
   url: string;
+  /** A tenant of this API's own, with a key. */
+  tenant: TestTenant;
+  /** `app.inject` as the tenant: its key is sent unless the request sets `authorization` itself. */
+  inject(options: InjectOptions | string): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
 
@@ -18,10 +24,16 @@ export async function startTestApi(overrides: Partial<Config> = {}): Promise<Tes
   const app = await buildServer(deps);
   await app.listen({ host: "127.0.0.1", port: 0 });
   const { port } = app.server.address() as AddressInfo;
+  const tenant = await createTestTenant(deps.db, "api");
   return {
     app,
     deps,
     url: `http://127.0.0.1:${port}`,
+    tenant,
+    inject: (options) => {
+      const request = typeof options === "string" ? { url: options } : options;
+      return app.inject({ ...request, headers: { ...tenant.headers, ...request.headers } });
+    },
     close: async () => {
       await app.close();
       await closeDeps(deps);

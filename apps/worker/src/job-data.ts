@@ -5,7 +5,8 @@ import { getObjectText, type Storage } from "@plateau/storage";
 import { type DataFiles, SpecError } from "@plateau/training";
 
 type FileSource = Extract<DataSource, { source: "uri" | "dataset" }>;
-type Deps = { db: Db; storage: Storage; dataUris: DataUriRules };
+/** What reading a job's files needs; `tenantId` is the job's, which owns what it may read. */
+type Deps = { db: Db; storage: Storage; dataUris: DataUriRules; tenantId: string };
 
 /**
  * The S3 key of a file source. A uri is checked again here, as at submission, so a job stored before a
@@ -21,7 +22,7 @@ async function locate(
     if ("message" in located) throw new SpecError([{ path: `${path}/uri`, message: located.message }]);
     return { key: located.key, source };
   }
-  const dataset = await getDataset(deps.db, source.id);
+  const dataset = await getDataset(deps.db, source.id, deps.tenantId);
   if (!dataset) {
     throw new SpecError([
       {

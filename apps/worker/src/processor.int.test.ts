@@ -36,6 +36,7 @@ import { countModelParams, loadData, selectBackend } from "@plateau/training";
 import type { Tensor } from "@tensorflow/tfjs";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestTenant } from "../../../test/tenants";
 import { relayCancels } from "./cancel";
 import { createProcessor } from "./processor";
 
@@ -49,6 +50,7 @@ const config = {
   EVENT_FLUSH_MS: 50,
 };
 const db = createDb(config.DATABASE_URL);
+const tenant = await createTestTenant(db, "worker");
 const storage = createStorage(config);
 const queue = createTrainingQueue(config);
 const publisher = createRedis(config, "publisher");
@@ -99,9 +101,10 @@ const irisExample = exampleJob();
  * `queued` event. `bypass` replaces the data after validation, as a row written by hand would.
  */
 async function store(body: Record<string, unknown>, bypass?: { data: unknown }): Promise<string> {
-  const validation = await validateJobSpec(body, config, (model) => countModelParams(tf, model));
+  const validation = await validateJobSpec(body, config, (model) => countModelParams(tf, model), tenant.id);
   if (!validation.ok) throw new Error(`invalid test spec: ${JSON.stringify(validation.issues)}`);
   const job = await createJob(db, {
+    tenantId: tenant.id,
     name: validation.spec.name,
     spec: { ...validation.spec, ...bypass } as never,
     epochs: validation.spec.fit.epochs,
@@ -304,7 +307,7 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
       async () => (await eventsAfter(db, jobId, 0, { limit: 1000, types: ["epoch_end"] })).length >= 3,
     );
     // What the API does on POST /v1/jobs/:id/cancel for a running job.
-    expect((await requestCancel(db, jobId)).outcome).toBe("cancel_requested");
+    expect((await requestCancel(db, jobId, { tenantId: tenant.id })).outcome).toBe("cancel_requested");
     const cancelledAt = Date.now();
     await publisher.publish(cancelChannel(config), jobId);
     const job = await finished(jobId);
@@ -322,13 +325,17 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
   it("fails jobs whose data or model cannot work with a message naming the fix, and takes the next job", async () => {
     await putObject(
       storage,
-      "uploads/flowers.csv",
+      `uploads/${tenant.id}/flowers.csv`,
       "petal_length,petal_width,kind\n1.4,0.2,setosa\n4.7,1.4,versicolor\n",
     );
     const badColumn = await submit({
       ...irisExample,
       name: "bad-column",
-      data: { source: "uri", uri: `s3://${storage.bucket}/uploads/flowers.csv`, label: "species" },
+      data: {
+        source: "uri",
+        uri: `s3://${storage.bucket}/uploads/${tenant.id}/flowers.csv`,
+        label: "species",
+      },
       fit: { epochs: 2 },
       callbacks: [],
     });
@@ -360,6 +367,7 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
     );
     await createDataset(db, {
       id: datasetId,
+      tenantId: tenant.id,
       filename: "iris.jsonl",
       format: "jsonl",
       key,

@@ -159,8 +159,9 @@ async function runJob(
   const { config, db, storage } = context;
   const { tf } = context.backend;
   const spec = row.spec as unknown as JobSpec;
-  const dataUris = { bucket: storage.bucket, prefixes: dataUriPrefixes(config.DATA_URI_PREFIXES) };
-  const fetched = await fetchData(spec.data, { db, storage, dataUris });
+  const { tenantId } = row;
+  const dataUris = { bucket: storage.bucket, prefixes: dataUriPrefixes(config.DATA_URI_PREFIXES, tenantId) };
+  const fetched = await fetchData(spec.data, { db, storage, dataUris, tenantId });
   const data = loadData(tf, fetched.spec, fetched.files);
   const sink = new S3ArtifactSink({ storage, db, jobId: row.id, events });
   let model: LayersModel | undefined;

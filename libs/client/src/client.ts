@@ -19,6 +19,8 @@ import { type StreamEventsOptions, streamEvents } from "./event-stream";
 export interface ClientOptions {
   /** Where the API listens, e.g. http://127.0.0.1:8080 (a trailing slash is fine). */
   baseUrl: string;
+  /** Sent as `Authorization: Bearer <apiKey>` on every request. */
+  apiKey?: string;
   /** Defaults to the global fetch (Node 20). */
   fetch?: typeof fetch;
 }
@@ -32,6 +34,16 @@ export interface UploadOptions {
 
 type Query = Record<string, string | number | undefined>;
 
+/** fetch that sends the API key with every request, the event stream's reconnects included. */
+function withKey(fetchImpl: typeof fetch, apiKey?: string): typeof fetch {
+  if (!apiKey) return fetchImpl;
+  return (input, init = {}) => {
+    const headers = new Headers(init.headers);
+    headers.set("authorization", `Bearer ${apiKey}`);
+    return fetchImpl(input, { ...init, headers });
+  };
+}
+
 /** A typed client of the Plateau HTTP API: one method per route; API errors are thrown as ApiError. */
 export class PlateauClient {
   readonly baseUrl: string;
@@ -39,7 +51,7 @@ export class PlateauClient {
 
   constructor(options: ClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
-    this.fetch = options.fetch ?? globalThis.fetch;
+    this.fetch = withKey(options.fetch ?? globalThis.fetch, options.apiKey);
   }
 
   submitJob(spec: JobSpec): Promise<Job> {

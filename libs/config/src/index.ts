@@ -52,6 +52,17 @@ export const ConfigSchema = Type.Object({
     default: "",
     description: "Base URL clients reach the API at, used in model_url. Empty: derived from the request.",
   }),
+  URL_SIGNING_SECRET: Type.String({
+    default: "",
+    description:
+      "Key that signs the tokens in model URLs. Empty: the first API instance generates one and stores it in Postgres for all.",
+  }),
+  ADMIN_API_KEY: Type.String({
+    default: "",
+    pattern: "^(|.{20,})$",
+    description:
+      "Key of the /v1/admin routes (tenants and API keys). Empty: those routes answer 401. Use 20 or more random characters.",
+  }),
   LOG_LEVEL: Type.Enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
     default: "info",
     description: "pino log level.",
@@ -97,10 +108,10 @@ export const ConfigSchema = Type.Object({
     description: "...or as soon as this many events are buffered.",
   }),
   DATA_URI_PREFIXES: Type.String({
-    default: "uploads/",
-    pattern: "^\\s*([A-Za-z0-9][A-Za-z0-9._=+/-]*/\\s*(,\\s*|$))*$",
+    default: "uploads/{tenant}/",
+    pattern: "^\\s*([A-Za-z0-9{][A-Za-z0-9._=+/{}-]*/\\s*(,\\s*|$))*$",
     description:
-      "Comma-separated key prefixes inside S3_BUCKET (each ending in /) that a job's data.uri may read; empty: none. jobs/ and datasets/ are never readable this way.",
+      "Comma-separated key prefixes inside S3_BUCKET (each ending in /) that a job's data.uri may read; {tenant} stands for the job's tenant id; empty: none. jobs/ and datasets/ are never readable this way.",
   }),
   MAX_EPOCHS: Type.Integer({ default: 1000, minimum: 1, description: "Largest fit.epochs accepted." }),
   MAX_PARAMS: Type.Integer({
@@ -117,6 +128,18 @@ export const ConfigSchema = Type.Object({
     default: 104_857_600,
     minimum: 1,
     description: "Largest dataset upload (POST /v1/datasets).",
+  }),
+  MAX_DATA_CELLS: Type.Integer({
+    default: 5_000_000,
+    minimum: 1,
+    description:
+      "Largest job data, in cells: rows × (features + label columns), training and validation data together. Checked at submission for builtin and inline data, and by the worker as it reads files.",
+  }),
+  MAX_EVENTS_PER_SECOND: Type.Integer({
+    default: 20,
+    minimum: 1,
+    description:
+      "Per job and second, the most callback events and the most batch_end events the worker stores; the rest are counted in one callback event (Plateau events_dropped). status, epoch_end and checkpoint events are never dropped.",
   }),
 });
 

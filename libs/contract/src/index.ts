@@ -3,6 +3,7 @@
  * type and the Keras name tables. No tfjs, no I/O, no Node-only APIs and no workspace imports (a test
  * holds this), so the API, the worker, the client, the CLI and a browser bundle all share it.
  */
+export * from "./admin";
 export * from "./callbacks";
 export * from "./compile";
 export * from "./data";

@@ -1,5 +1,6 @@
 import { loadConfig } from "@plateau/config";
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createTestTenant } from "../../../test/tenants";
 import {
   bestCheckpoint,
   getCheckpoint,
@@ -13,10 +14,14 @@ import { createJob } from "./jobs";
 
 const db = createDb(loadConfig().DATABASE_URL);
 afterAll(() => db.$disconnect());
+let tenantId: string;
+beforeAll(async () => {
+  tenantId = (await createTestTenant(db, "db-checkpoints")).id;
+});
 
 let jobId: string;
 beforeEach(async () => {
-  jobId = (await createJob(db, { name: "checkpoints", spec: {}, epochs: 5 })).id;
+  jobId = (await createJob(db, { tenantId, name: "checkpoints", spec: {}, epochs: 5 })).id;
 });
 
 const saved = (epoch: number, value: number, isBest: boolean, name = `epoch-${epoch}`): NewCheckpoint => ({
@@ -64,12 +69,12 @@ describe("checkpoints", () => {
   it("finds a checkpoint by id only under its own job", async () => {
     const row = await recordCheckpoint(db, saved(1, 0.9, true));
     expect(await getCheckpoint(db, jobId, row.id)).toEqual(row);
-    const other = (await createJob(db, { name: "other", spec: {}, epochs: 5 })).id;
+    const other = (await createJob(db, { tenantId, name: "other", spec: {}, epochs: 5 })).id;
     expect(await getCheckpoint(db, other, row.id)).toBeNull();
   });
 
   it("does not touch another job's best", async () => {
-    const other = (await createJob(db, { name: "other", spec: {}, epochs: 1 })).id;
+    const other = (await createJob(db, { tenantId, name: "other", spec: {}, epochs: 1 })).id;
     await recordCheckpoint(db, { ...saved(1, 0.1, true), jobId: other });
     await recordCheckpoint(db, saved(1, 0.9, true));
     expect(await bestCheckpoint(db, other)).toMatchObject({ jobId: other, value: 0.1 });
@@ -79,6 +84,7 @@ describe("checkpoints", () => {
 describe("datasets", () => {
   it("stores and returns an uploaded dataset's description", async () => {
     const dataset = await createDataset(db, {
+      tenantId,
       filename: "train.csv",
       format: "csv",
       key: "datasets/x/train.csv",

@@ -5,6 +5,7 @@ import type { Dataset, Prisma } from "./generated/prisma/client";
 export interface NewDataset {
   /** Defaults to a random UUID; the API may choose it first to build the S3 key from it. */
   id?: string;
+  tenantId: string;
   filename: string;
   format: "csv" | "jsonl";
   /** Object key in the service's bucket. */
@@ -20,6 +21,7 @@ export function createDataset(db: DbClient, dataset: NewDataset): Promise<Datase
   });
 }
 
-export function getDataset(db: DbClient, id: string): Promise<Dataset | null> {
-  return db.dataset.findUnique({ where: { id } });
+/** The dataset, when it exists and (with `tenantId`) belongs to that tenant. */
+export function getDataset(db: DbClient, id: string, tenantId?: string): Promise<Dataset | null> {
+  return db.dataset.findFirst({ where: { id, tenantId } });
 }

@@ -1,15 +1,20 @@
 import { loadConfig } from "@plateau/config";
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createTestTenant } from "../../../test/tenants";
 import { createDb } from "./client";
 import { appendEvents, eventsAfter, lastSeq, type NewEvent } from "./events";
 import { createJob } from "./jobs";
 
 const db = createDb(loadConfig().DATABASE_URL);
 afterAll(() => db.$disconnect());
+let tenantId: string;
+beforeAll(async () => {
+  tenantId = (await createTestTenant(db, "db-events")).id;
+});
 
 let jobId: string;
 beforeEach(async () => {
-  jobId = (await createJob(db, { name: "events", spec: {}, epochs: 5 })).id;
+  jobId = (await createJob(db, { tenantId, name: "events", spec: {}, epochs: 5 })).id;
 });
 
 const epochEnd = (seq: number, loss: number): NewEvent => ({

@@ -8,7 +8,7 @@ export {
 export { createDb, type Db, type DbClient } from "./client";
 export { createDataset, getDataset, type NewDataset } from "./datasets";
 export { appendEvents, eventsAfter, lastSeq, type NewEvent } from "./events";
-export type { Checkpoint, Dataset, Job, JobEvent } from "./generated/prisma/client";
+export type { ApiKey, Checkpoint, Dataset, Job, JobEvent, Tenant } from "./generated/prisma/client";
 export { Prisma } from "./generated/prisma/client";
 export { JobStatus, StopReason } from "./generated/prisma/enums";
 export {
@@ -28,3 +28,16 @@ export {
   updateProgress,
 } from "./jobs";
 export { ensureDatabase, type MigrateResult, MigrationError, migrate } from "./migrate";
+export {
+  createApiKey,
+  createTenant,
+  findLiveKey,
+  getTenant,
+  getTenantByName,
+  hashKey,
+  KEY_PREFIX,
+  listApiKeys,
+  revokeApiKey,
+  sharedSecret,
+  touchApiKey,
+} from "./tenants";

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { loadConfig } from "@plateau/config";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestTenant } from "../../../test/tenants";
 import { createDb } from "./client";
 import type { Job } from "./generated/prisma/client";
 import {
@@ -16,8 +17,12 @@ import {
 
 const db = createDb(loadConfig().DATABASE_URL);
 afterAll(() => db.$disconnect());
+let tenantId: string;
+beforeAll(async () => {
+  tenantId = (await createTestTenant(db, "db-jobs")).id;
+});
 
-const newJob = () => createJob(db, { name: "iris", spec: { fit: { epochs: 3 } }, epochs: 3 });
+const newJob = () => createJob(db, { tenantId, name: "iris", spec: { fit: { epochs: 3 } }, epochs: 3 });
 const worker = { backend: "cpu", worker: "host-1:42" };
 
 /** Walks every page and keeps our jobs only: other test files share the database. */
@@ -25,7 +30,7 @@ async function walk(ours: Set<string>, options: { status?: Job["status"]; limit:
   const seen: string[] = [];
   let cursor: string | undefined;
   do {
-    const page = await listJobs(db, { ...options, cursor });
+    const page = await listJobs(db, { ...options, tenantId, cursor });
     expect(page.items.length).toBeLessThanOrEqual(options.limit);
     seen.push(...page.items.map((j) => j.id));
     cursor = page.nextCursor ?? undefined;
@@ -59,7 +64,7 @@ describe("listJobs", () => {
   const ours = new Set(jobs.map((j) => j.id));
 
   it("pages newest first with ties broken by id, never repeating or skipping a job", async () => {
-    await db.job.createMany({ data: jobs });
+    await db.job.createMany({ data: jobs.map((job) => ({ ...job, tenantId })) });
     for (const limit of [1, 2, 3, 100]) {
       expect(await walk(ours, { limit })).toEqual(newestFirst);
     }
@@ -71,27 +76,30 @@ describe("listJobs", () => {
   });
 
   it("continues where the cursor points even when newer jobs arrive between pages", async () => {
-    const first = await listJobs(db, { limit: 2 });
+    const first = await listJobs(db, { tenantId, limit: 2 });
     expect(first.items.map((j) => j.id)).toEqual(newestFirst.slice(0, 2));
     await db.job.create({
       data: {
         id: randomUUID(),
+        tenantId,
         name: "late",
         spec: {},
         epochs: 1,
         createdAt: new Date("2100-02-01T00:00:00Z"),
       },
     });
-    const second = await listJobs(db, { limit: 2, cursor: first.nextCursor! });
+    const second = await listJobs(db, { tenantId, limit: 2, cursor: first.nextCursor! });
     expect(second.items.map((j) => j.id)).toEqual(newestFirst.slice(2, 4));
   });
 
   it("rejects a cursor it did not issue", async () => {
-    await expect(listJobs(db, { limit: 2, cursor: "not-a-cursor" })).rejects.toBeInstanceOf(
+    await expect(listJobs(db, { tenantId, limit: 2, cursor: "not-a-cursor" })).rejects.toBeInstanceOf(
       InvalidCursorError,
     );
     const forged = Buffer.from("2100-01-01T00:00:00.000Z|1 OR 1=1").toString("base64url");
-    await expect(listJobs(db, { limit: 2, cursor: forged })).rejects.toBeInstanceOf(InvalidCursorError);
+    await expect(listJobs(db, { tenantId, limit: 2, cursor: forged })).rejects.toBeInstanceOf(
+      InvalidCursorError,
+    );
   });
 });
 
@@ -149,7 +157,7 @@ describe("job state transitions", () => {
 
   it("cancels a queued job at once, and a worker then cannot start it", async () => {
     const job = await newJob();
-    const result = await requestCancel(db, job.id);
+    const result = await requestCancel(db, job.id, { tenantId });
     expect(result.outcome).toBe("cancelled");
     expect(await getJob(db, job.id)).toMatchObject({ status: "cancelled", stopReason: "user_cancel" });
     expect(await markRunning(db, job.id, worker)).toBeNull();
@@ -158,11 +166,11 @@ describe("job state transitions", () => {
   it("marks a running job for cancel and keeps the first request's time", async () => {
     const job = await newJob();
     await markRunning(db, job.id, worker);
-    const first = await requestCancel(db, job.id);
+    const first = await requestCancel(db, job.id, { tenantId });
     expect(first.outcome).toBe("cancel_requested");
     const requestedAt = first.outcome === "cancel_requested" ? first.job.cancelRequestedAt : null;
     expect(requestedAt).toBeInstanceOf(Date);
-    const second = await requestCancel(db, job.id);
+    const second = await requestCancel(db, job.id, { tenantId });
     expect(second).toMatchObject({
       outcome: "cancel_requested",
       job: { status: "running", cancelRequestedAt: requestedAt },
@@ -173,11 +181,19 @@ describe("job state transitions", () => {
     const job = await newJob();
     await markRunning(db, job.id, worker);
     await finishJob(db, job.id, { stopReason: "completed" });
-    expect(await requestCancel(db, job.id)).toMatchObject({
+    expect(await requestCancel(db, job.id, { tenantId })).toMatchObject({
       outcome: "already_finished",
       job: { status: "succeeded" },
     });
-    expect(await requestCancel(db, randomUUID())).toEqual({ outcome: "not_found" });
+    expect(await requestCancel(db, randomUUID(), { tenantId })).toEqual({ outcome: "not_found" });
+  });
+
+  it("treats another tenant's job as unknown: no cancel, no read", async () => {
+    const job = await newJob();
+    const stranger = { tenantId: (await createTestTenant(db, "db-stranger")).id };
+    expect(await requestCancel(db, job.id, stranger)).toEqual({ outcome: "not_found" });
+    expect(await getJob(db, job.id, stranger.tenantId)).toBeNull();
+    expect(await getJob(db, job.id, tenantId)).toMatchObject({ status: "queued", cancelledBy: null });
   });
 
   it("updates progress only while the job runs", async () => {

@@ -6,6 +6,9 @@ import { type Job, type JobStatus, Prisma, type StopReason } from "./generated/p
 export interface NewJob {
   /** Defaults to a random UUID; the API may choose it first so the queue entry can carry it. */
   id?: string;
+  tenantId: string;
+  /** The API key that submitted it. */
+  submittedBy?: string;
   name: string;
   /** The effective spec, as the worker will run it. */
   spec: Prisma.InputJsonValue;
@@ -16,8 +19,12 @@ export function createJob(db: DbClient, job: NewJob): Promise<Job> {
   return db.job.create({ data: { ...job, id: job.id ?? randomUUID() } });
 }
 
-export function getJob(db: DbClient, id: string): Promise<Job | null> {
-  return db.job.findUnique({ where: { id } });
+/**
+ * The job, when it exists and (with `tenantId`) belongs to that tenant: another tenant's job is exactly
+ * as absent as one that never existed. Service code (the worker, the reconciler) reads any job.
+ */
+export function getJob(db: DbClient, id: string, tenantId?: string): Promise<Job | null> {
+  return db.job.findFirst({ where: { id, tenantId } });
 }
 
 export class InvalidCursorError extends Error {
@@ -39,11 +46,12 @@ export interface JobPage {
  */
 export async function listJobs(
   db: DbClient,
-  options: { status?: JobStatus; limit: number; cursor?: string },
+  options: { tenantId: string; status?: JobStatus; limit: number; cursor?: string },
 ): Promise<JobPage> {
   const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
   const rows = await db.job.findMany({
     where: {
+      tenantId: options.tenantId,
       status: options.status,
       ...(after && {
         OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
@@ -142,29 +150,35 @@ export type CancelOutcome =
   | { outcome: "not_found" };
 
 /**
- * Records a user's cancel. Each step is a guarded update, so a job that starts or ends while this
- * runs still lands in exactly one of the outcomes. Asking twice for a running job keeps the first
- * request's time.
+ * Records a user's cancel of one of `by.tenantId`'s jobs, and which key asked. Each step is a guarded
+ * update, so a job that starts or ends while this runs still lands in exactly one of the outcomes.
+ * Asking twice for a running job keeps the first request's time and key.
  */
-export async function requestCancel(db: DbClient, id: string): Promise<CancelOutcome> {
+export async function requestCancel(
+  db: DbClient,
+  id: string,
+  by: { tenantId: string; keyId?: string },
+): Promise<CancelOutcome> {
   const now = new Date();
+  const { tenantId, keyId: cancelledBy } = by;
   const cancelled = await guarded(
     db.job.update({
-      where: { id, status: "queued" },
+      where: { id, tenantId, status: "queued" },
       data: {
         status: "cancelled",
         stopReason: "user_cancel",
         cancelRequestedAt: now,
+        cancelledBy,
         finishedAt: now,
       },
     }),
   );
   if (cancelled) return { outcome: "cancelled", job: cancelled };
   await db.job.updateMany({
-    where: { id, status: "running", cancelRequestedAt: null },
-    data: { cancelRequestedAt: now },
+    where: { id, tenantId, status: "running", cancelRequestedAt: null },
+    data: { cancelRequestedAt: now, cancelledBy },
   });
-  const job = await getJob(db, id);
+  const job = await getJob(db, id, tenantId);
   if (!job) return { outcome: "not_found" };
   return { outcome: job.status === "running" ? "cancel_requested" : "already_finished", job };
 }

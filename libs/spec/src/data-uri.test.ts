@@ -41,8 +41,19 @@ describe("dataUriKey", () => {
 });
 
 describe("dataUriPrefixes", () => {
-  it("reads a comma-separated setting, blanks ignored", () => {
-    expect(dataUriPrefixes(" uploads/ , shared/a/,")).toEqual(["uploads/", "shared/a/"]);
-    expect(dataUriPrefixes("")).toEqual([]);
+  it("reads a comma-separated setting, blanks ignored, {tenant} as the tenant's id", () => {
+    expect(dataUriPrefixes(" uploads/ , shared/a/,", "t1")).toEqual(["uploads/", "shared/a/"]);
+    expect(dataUriPrefixes("uploads/{tenant}/,shared/", "t1")).toEqual(["uploads/t1/", "shared/"]);
+    expect(dataUriPrefixes("", "t1")).toEqual([]);
+  });
+
+  it("keeps each tenant to its own folder under a {tenant} prefix", () => {
+    const own = { bucket: "plateau", prefixes: dataUriPrefixes("uploads/{tenant}/", "tenant-b") };
+    expect(dataUriKey("s3://plateau/uploads/tenant-b/x.csv", own)).toEqual({ key: "uploads/tenant-b/x.csv" });
+    expect(dataUriKey("s3://plateau/uploads/tenant-a/x.csv", own)).toEqual({
+      message: expect.stringMatching(
+        /^is not readable by jobs; data.uri may name objects under s3:\/\/plateau\/uploads\/tenant-b\//,
+      ),
+    });
   });
 });

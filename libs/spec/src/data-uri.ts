@@ -19,11 +19,14 @@ const MAX_KEY_LENGTH = 1024;
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._=+-]{0,254}$/;
 const RESERVED = ["jobs/", "datasets/"];
 
-/** Reads DATA_URI_PREFIXES: comma-separated key prefixes; blanks ignored. */
-export function dataUriPrefixes(setting: string): string[] {
+/**
+ * Reads DATA_URI_PREFIXES for one tenant: comma-separated key prefixes, blanks ignored, `{tenant}`
+ * replaced by the tenant's id — so `uploads/{tenant}/` gives every tenant a folder of its own.
+ */
+export function dataUriPrefixes(setting: string, tenantId: string): string[] {
   return setting
     .split(",")
-    .map((prefix) => prefix.trim())
+    .map((prefix) => prefix.trim().replaceAll("{tenant}", tenantId))
     .filter((prefix) => prefix.length > 0);
 }
 

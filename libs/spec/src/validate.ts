@@ -14,7 +14,9 @@ import {
   checkCompile,
   checkFit,
   checkModel,
+  dataSizeIssues,
   hasValidation,
+  inlineIssues,
   logKeys,
   SpecError,
 } from "@plateau/training/checks";
@@ -24,7 +26,10 @@ import { Compile } from "typebox/compile";
 import Value from "typebox/value";
 import { dataUriKey, dataUriPrefixes } from "./data-uri";
 
-export type Limits = Pick<Config, "MAX_EPOCHS" | "MAX_PARAMS" | "S3_BUCKET" | "DATA_URI_PREFIXES">;
+export type Limits = Pick<
+  Config,
+  "MAX_EPOCHS" | "MAX_PARAMS" | "MAX_DATA_CELLS" | "S3_BUCKET" | "DATA_URI_PREFIXES"
+>;
 
 export type Validation = { ok: true; spec: JobSpec; params: number } | { ok: false; issues: Issue[] };
 
@@ -49,6 +54,7 @@ export async function validateJobSpec(
   body: unknown,
   limits: Limits,
   countParams: CountParams,
+  tenantId: string,
 ): Promise<Validation> {
   const issues = structuralIssues(body);
   if (issues.length > 0) return { ok: false, issues };
@@ -68,13 +74,14 @@ export async function validateJobSpec(
       });
     }
   });
-  issues.push(...dataUriIssues(spec.data, limits));
+  issues.push(...dataUriIssues(spec.data, limits, tenantId));
   if (spec.fit.epochs > limits.MAX_EPOCHS) {
     issues.push({
       path: "/fit/epochs",
       message: `must be <= ${limits.MAX_EPOCHS} (this service's MAX_EPOCHS)`,
     });
   }
+  issues.push(...dataSizeIssues(spec.data, limits.MAX_DATA_CELLS));
   if (issues.length > 0) return { ok: false, issues };
 
   const params = await measureModel(countParams, spec.model);
@@ -102,14 +109,19 @@ function structuralIssues(body: unknown): Issue[] {
   const clean = (prefix: string) => !issues.some((i) => i.path.startsWith(prefix));
   if (spec.model !== undefined && clean("/model")) issues.push(...checkModel(spec.model));
   if (spec.compile !== undefined && clean("/compile")) issues.push(...checkCompile(spec.compile));
+  if (spec.data !== undefined && clean("/data")) {
+    if (spec.data.source === "inline") issues.push(...inlineIssues(spec.data, "/data"));
+    if (spec.data.validation?.source === "inline")
+      issues.push(...inlineIssues(spec.data.validation, "/data/validation"));
+  }
   if (spec.fit !== undefined && spec.data !== undefined && clean("/fit") && clean("/data")) {
     issues.push(...checkFit(spec.fit, spec.data.validation !== undefined));
   }
   return dedupe(issues);
 }
 
-function dataUriIssues(data: JobSpec["data"], limits: Limits): Issue[] {
-  const rules = { bucket: limits.S3_BUCKET, prefixes: dataUriPrefixes(limits.DATA_URI_PREFIXES) };
+function dataUriIssues(data: JobSpec["data"], limits: Limits, tenantId: string): Issue[] {
+  const rules = { bucket: limits.S3_BUCKET, prefixes: dataUriPrefixes(limits.DATA_URI_PREFIXES, tenantId) };
   const sources = [
     { path: "/data/uri", source: data },
     { path: "/data/validation/uri", source: data.validation },

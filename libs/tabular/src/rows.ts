@@ -87,10 +87,20 @@ export class RowReader {
   }
 }
 
-/** A whole file's text, read at once: its columns and every row. */
-export function parseTable(text: string, format: TableFormat): { columns: string[]; rows: TableRow[] } {
+/**
+ * A whole file's text, read at once: its columns and every row. `onRow` sees each row as it is read, with
+ * how many came before it, and may throw to stop reading (e.g. at a size limit).
+ */
+export function parseTable(
+  text: string,
+  format: TableFormat,
+  onRow?: (row: TableRow, before: number) => void,
+): { columns: string[]; rows: TableRow[] } {
   const rows: TableRow[] = [];
-  const reader = new RowReader(format, (row) => rows.push(row));
+  const reader = new RowReader(format, (row) => {
+    onRow?.(row, rows.length);
+    rows.push(row);
+  });
   reader.write(text);
   return { columns: reader.end().columns, rows };
 }

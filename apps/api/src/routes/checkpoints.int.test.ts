@@ -61,8 +61,13 @@ describe("checkpoints", () => {
   ])(
     "best model_url of a %s loads with tf.loadLayersModel and predicts like the saved model",
     async (_, weightsOnly) => {
-      const job = await createJob(api.deps.db, { name: "ckpt", spec: {}, epochs: 3 });
-      const none = await api.app.inject({ url: `/v1/jobs/${job.id}/checkpoints/best` });
+      const job = await createJob(api.deps.db, {
+        tenantId: api.tenant.id,
+        name: "ckpt",
+        spec: {},
+        epochs: 3,
+      });
+      const none = await api.inject({ url: `/v1/jobs/${job.id}/checkpoints/best` });
       expect(none.statusCode).toBe(404);
       expect(none.json()).toMatchObject({
         error: "no_checkpoint",
@@ -79,7 +84,7 @@ describe("checkpoints", () => {
         isBest: true,
       });
 
-      const listed = (await api.app.inject({ url: `/v1/jobs/${job.id}/checkpoints` })).json();
+      const listed = (await api.inject({ url: `/v1/jobs/${job.id}/checkpoints` })).json();
       expect(listed.items.map((c: { name: string; is_best: boolean }) => [c.name, c.is_best])).toEqual([
         ["epoch-0001", false],
         ["epoch-0002", true],
@@ -94,11 +99,18 @@ describe("checkpoints", () => {
       });
       expect(listed.items[1].size_bytes).toBeGreaterThan(0);
 
-      const response = await fetch(`${api.url}/v1/jobs/${job.id}/checkpoints/best`);
+      const response = await fetch(`${api.url}/v1/jobs/${job.id}/checkpoints/best`, {
+        headers: api.tenant.headers,
+      });
       expect(response.status).toBe(200);
       const body = await response.json();
       expect(body).toMatchObject({ id: best.id, epoch: 1, monitor: "val_loss", value: 0.5 });
-      expect(body.model_url).toBe(`${api.url}/v1/jobs/${job.id}/checkpoints/${best.id}/model.json`);
+      // Loadable without headers: the URL carries a token signed for this checkpoint (the shards inherit it).
+      expect(body.model_url).toMatch(
+        new RegExp(
+          `^${api.url}/v1/jobs/${job.id}/checkpoints/${best.id}/model\\.json\\?token=\\d+\\.[\\w-]{43}$`,
+        ),
+      );
       expect(Date.parse(body.expires_at)).toBeGreaterThan(Date.now());
 
       const loaded = await tf.loadLayersModel(body.model_url);
@@ -108,17 +120,22 @@ describe("checkpoints", () => {
       // The best alias redirects to the specific checkpoint, and loads the same.
       const alias = await fetch(`${api.url}/v1/jobs/${job.id}/checkpoints/best/model.json`, {
         redirect: "manual",
+        headers: api.tenant.headers,
       });
       expect(alias.status).toBe(302);
-      expect(alias.headers.get("location")).toBe(body.model_url);
+      expect(alias.headers.get("location")?.split("?")[0]).toBe(body.model_url.split("?")[0]);
       expect(
-        predict(await tf.loadLayersModel(`${api.url}/v1/jobs/${job.id}/checkpoints/best/model.json`)),
+        predict(
+          await tf.loadLayersModel(`${api.url}/v1/jobs/${job.id}/checkpoints/best/model.json`, {
+            requestInit: { headers: api.tenant.headers },
+          }),
+        ),
       ).toEqual(predict(model));
     },
   );
 
   it("redirects weight files to presigned S3 URLs and refuses names outside the checkpoint", async () => {
-    const job = await createJob(api.deps.db, { name: "ckpt", spec: {}, epochs: 1 });
+    const job = await createJob(api.deps.db, { tenantId: api.tenant.id, name: "ckpt", spec: {}, epochs: 1 });
     const row = await saveCheckpoint(job.id, "last", tinyModel(), {
       weightsOnly: false,
       epoch: 0,
@@ -126,12 +143,15 @@ describe("checkpoints", () => {
       isBest: true,
     });
     const manifest = await (
-      await fetch(`${api.url}/v1/jobs/${job.id}/checkpoints/${row.id}/model.json`)
+      await fetch(`${api.url}/v1/jobs/${job.id}/checkpoints/${row.id}/model.json`, {
+        headers: api.tenant.headers,
+      })
     ).json();
     const [shard] = manifest.weightsManifest[0].paths;
     expect(shard).not.toContain("/");
     const redirect = await fetch(`${api.url}/v1/jobs/${job.id}/checkpoints/${row.id}/${shard}`, {
       redirect: "manual",
+      headers: api.tenant.headers,
     });
     expect(redirect.status).toBe(302);
     const location = redirect.headers.get("location")!;
@@ -142,9 +162,12 @@ describe("checkpoints", () => {
 
     const outside = await fetch(`${api.url}/v1/jobs/${job.id}/checkpoints/${row.id}/..%2Fother.bin`, {
       redirect: "manual",
+      headers: api.tenant.headers,
     });
     expect(outside.status).toBe(400);
-    const unknown = await fetch(`${api.url}/v1/jobs/${job.id}/checkpoints/${randomUUID()}/model.json`);
+    const unknown = await fetch(`${api.url}/v1/jobs/${job.id}/checkpoints/${randomUUID()}/model.json`, {
+      headers: api.tenant.headers,
+    });
     expect(unknown.status).toBe(404);
   });
 });

@@ -1,31 +1,77 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { Config } from "@plateau/config";
 import { BestCheckpointSchema, CheckpointListSchema, isUuid, Uuid } from "@plateau/contract";
-import { bestCheckpoint, type Checkpoint, type Db, getCheckpoint, listCheckpoints } from "@plateau/db";
+import {
+  bestCheckpoint,
+  type Checkpoint,
+  type Db,
+  getCheckpoint,
+  getJob,
+  listCheckpoints,
+} from "@plateau/db";
 import {
   checkpointPrefix,
   fileKey,
   getObjectText,
   InvalidKeyPartError,
   MODEL_JSON,
+  openObject,
   presignGet,
   readModelJson,
   topologyKey,
 } from "@plateau/storage";
 import type { FastifyRequest } from "fastify";
 import Type from "typebox";
+import { callerOf } from "../auth";
 import type { ApiDeps } from "../deps";
 import { ApiError, ErrorRef } from "../errors";
 import { findJob, JobIdParams } from "../job-params";
+import { type Artifact, ModelTokens } from "../model-token";
+import { publicOrigin } from "../public-origin";
 
 const CheckpointParams = Type.Object({
   id: Uuid,
   checkpoint: Type.Union([Uuid, Type.Literal("best")], { description: "A checkpoint id, or best." }),
 });
 const FileParams = Type.Object({ ...CheckpointParams.properties, file: Type.String() });
+const TokenQuery = Type.Object({
+  token: Type.Optional(
+    Type.String({ maxLength: 100, description: "From a model_url; instead of an Authorization header." }),
+  ),
+});
+const keyOrToken = { auth: "token" } as const;
 
 /** Checkpoints of a job, and their models served so that `tf.loadLayersModel(model_url)` loads them. */
 export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db, storage, config }) => {
+  const tokens = new ModelTokens(db, config.URL_SIGNING_SECRET);
+
+  /** A signed model.json URL of one checkpoint, and when it stops working. */
+  const signedModelUrl = async (request: FastifyRequest, artifact: Artifact) => {
+    const expiresAt = new Date(Date.now() + storage.presignTtlSeconds * 1000);
+    const token = await tokens.sign(artifact, expiresAt);
+    return {
+      url: `${modelUrl(config, request, artifact.jobId, artifact.checkpointId)}?token=${token}`,
+      expiresAt,
+    };
+  };
+
+  /**
+   * The tenant a model file request acts for: its key's, or — with no key — the one a valid token was
+   * signed for, which opens only the checkpoint it names.
+   */
+  const tenantOf = async (request: FastifyRequest, jobId: string, checkpointId: string, token?: string) => {
+    if (request.caller) return request.caller.tenantId;
+    const job = token && isUuid(checkpointId) ? await getJob(db, jobId) : null;
+    if (job && (await tokens.verify({ tenantId: job.tenantId, jobId, checkpointId }, token ?? ""))) {
+      return job.tenantId;
+    }
+    throw new ApiError(
+      401,
+      "unauthorized",
+      "This model URL's token is invalid or has expired: get a fresh model_url from GET /v1/jobs/:id/checkpoints/best, or send an API key.",
+    );
+  };
+
   app.get(
     "/v1/jobs/:id/checkpoints",
     {
@@ -37,7 +83,7 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
       },
     },
     async (request) => {
-      await findJob(db, request.params.id);
+      await findJob(db, request.params.id, callerOf(request).tenantId);
       const rows = await listCheckpoints(db, request.params.id);
       return { items: rows.map(checkpointView) };
     },
@@ -62,14 +108,16 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
     },
     async (request) => {
       const { id } = request.params;
-      const best = await findBest(db, id);
+      const tenantId = callerOf(request).tenantId;
+      const best = await findBest(db, id, tenantId);
+      const signed = await signedModelUrl(request, { tenantId, jobId: id, checkpointId: best.id });
       return {
         id: best.id,
         epoch: best.epoch,
         monitor: best.monitor,
         value: best.value,
-        model_url: modelUrl(config, request, id, best.id),
-        expires_at: new Date(Date.now() + storage.presignTtlSeconds * 1000).toISOString(),
+        model_url: signed.url,
+        expires_at: signed.expiresAt.toISOString(),
       };
     },
   );
@@ -77,6 +125,7 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
   app.get(
     `/v1/jobs/:id/checkpoints/:checkpoint/${MODEL_JSON}`,
     {
+      config: keyOrToken,
       schema: {
         tags: ["checkpoints"],
         summary: "A checkpoint's tfjs model.json (best: a redirect to the current best's)",
@@ -84,6 +133,7 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
           "Weight paths are relative, so tfjs fetches them from this API, which redirects each to S3. " +
           "A weights-only checkpoint is served with the job's model topology.",
         params: CheckpointParams,
+        querystring: TokenQuery,
         response: {
           200: Type.Object({}, { additionalProperties: true, description: "tfjs model.json" }),
           302: Type.Null({ description: "best: redirect to the current best checkpoint's model.json." }),
@@ -94,11 +144,13 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
     },
     async (request, reply) => {
       const { id, checkpoint } = request.params;
+      const tenantId = await tenantOf(request, id, checkpoint, request.query.token);
       if (checkpoint === "best") {
-        const best = await findBest(db, id);
-        return reply.redirect(modelUrl(config, request, id, best.id), 302);
+        const best = await findBest(db, id, tenantId);
+        const signed = await signedModelUrl(request, { tenantId, jobId: id, checkpointId: best.id });
+        return reply.redirect(signed.url, 302);
       }
-      const row = await findCheckpoint(db, id, checkpoint);
+      const row = await findCheckpoint(db, id, checkpoint, tenantId);
       const modelJson = await readModelJson(storage, checkpointPrefix(id, row.name));
       if (!modelJson) throw missingObjects(row);
       if (!modelJson.modelTopology) {
@@ -113,12 +165,20 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
   app.get(
     "/v1/jobs/:id/checkpoints/:checkpoint/:file",
     {
+      config: keyOrToken,
       schema: {
         tags: ["checkpoints"],
-        summary: "A weight file of a checkpoint: a redirect to a presigned S3 URL",
+        summary: "A weight file of a checkpoint: its bytes, or a redirect to a presigned S3 URL",
         params: FileParams,
+        querystring: TokenQuery,
         response: {
-          302: Type.Null({ description: "Location: a presigned S3 URL of the weight file." }),
+          200: Type.Unknown({
+            description: "The file's bytes (application/octet-stream), when S3_PUBLIC_ENDPOINT is not set.",
+          }),
+          302: Type.Null({
+            description:
+              "Location: a presigned URL of the weight file on S3_PUBLIC_ENDPOINT, when it is set.",
+          }),
           400: ErrorRef,
           404: ErrorRef,
         },
@@ -126,7 +186,11 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
     },
     async (request, reply) => {
       const { id, checkpoint, file } = request.params;
-      const row = checkpoint === "best" ? await findBest(db, id) : await findCheckpoint(db, id, checkpoint);
+      const tenantId = await tenantOf(request, id, checkpoint, request.query.token);
+      const row =
+        checkpoint === "best"
+          ? await findBest(db, id, tenantId)
+          : await findCheckpoint(db, id, checkpoint, tenantId);
       let key: string;
       try {
         key = fileKey(checkpointPrefix(id, row.name), file);
@@ -136,8 +200,17 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
           { path: "/params/file", message: error.message },
         ]);
       }
-      const { url } = await presignGet(storage, key);
-      return reply.redirect(url, 302);
+      if (config.S3_PUBLIC_ENDPOINT) {
+        const { url } = await presignGet(storage, key);
+        return reply.redirect(url, 302);
+      }
+      // Without an S3 endpoint meant for clients, a presigned URL would name the private one (and the
+      // access key id): the API passes the file through instead.
+      const object = await openObject(storage, key);
+      if (!object) throw missingObjects(row);
+      reply.type("application/octet-stream");
+      if (object.contentLength !== undefined) reply.header("content-length", object.contentLength);
+      return reply.send(object.body);
     },
   );
 };
@@ -157,8 +230,8 @@ function checkpointView(row: Checkpoint) {
   };
 }
 
-async function findBest(db: Db, jobId: string): Promise<Checkpoint> {
-  const job = await findJob(db, jobId);
+async function findBest(db: Db, jobId: string, tenantId: string): Promise<Checkpoint> {
+  const job = await findJob(db, jobId, tenantId);
   const best = await bestCheckpoint(db, jobId);
   if (best) return best;
   throw new ApiError(
@@ -169,8 +242,13 @@ async function findBest(db: Db, jobId: string): Promise<Checkpoint> {
   );
 }
 
-async function findCheckpoint(db: Db, jobId: string, checkpointId: string): Promise<Checkpoint> {
-  await findJob(db, jobId);
+async function findCheckpoint(
+  db: Db,
+  jobId: string,
+  checkpointId: string,
+  tenantId: string,
+): Promise<Checkpoint> {
+  await findJob(db, jobId, tenantId);
   const row = isUuid(checkpointId) ? await getCheckpoint(db, jobId, checkpointId) : null;
   if (!row) throw new ApiError(404, "not_found", `Job ${jobId} has no checkpoint ${checkpointId}.`);
   return row;
@@ -184,15 +262,12 @@ function missingObjects(row: Checkpoint): ApiError {
   );
 }
 
-/** Absolute, because tf.loadLayersModel needs a URL: PUBLIC_URL when set, else the request's own origin. */
+/** Absolute, because tf.loadLayersModel needs a URL; never on the client's Host (see publicOrigin). */
 function modelUrl(
-  config: Pick<Config, "PUBLIC_URL">,
+  config: Pick<Config, "PUBLIC_URL" | "API_HOST" | "API_PORT">,
   request: FastifyRequest,
   jobId: string,
   id: string,
 ): string {
-  const origin = config.PUBLIC_URL
-    ? config.PUBLIC_URL.replace(/\/+$/, "")
-    : `${request.protocol}://${request.host}`;
-  return `${origin}/v1/jobs/${jobId}/checkpoints/${id}/${MODEL_JSON}`;
+  return `${publicOrigin(config, request)}/v1/jobs/${jobId}/checkpoints/${id}/${MODEL_JSON}`;
 }

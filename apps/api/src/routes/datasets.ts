@@ -8,6 +8,7 @@ import { datasetKey, deleteKeys, isValidName, uploadObject } from "@plateau/stor
 import { TableError, type TableFormat, TableReader, type TableSummary } from "@plateau/tabular";
 import Type from "typebox";
 import { bodyCheckedByHandler } from "../app";
+import { callerOf } from "../auth";
 import type { ApiDeps } from "../deps";
 import { ApiError, ErrorRef } from "../errors";
 
@@ -103,6 +104,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
       }
       const dataset = await createDataset(db, {
         id,
+        tenantId: callerOf(request).tenantId,
         filename,
         format,
         key,
@@ -125,7 +127,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
       },
     },
     async (request) => {
-      const dataset = await getDataset(db, request.params.id);
+      const dataset = await getDataset(db, request.params.id, callerOf(request).tenantId);
       if (!dataset) throw new ApiError(404, "not_found", `There is no dataset ${request.params.id}.`);
       return view(dataset);
     },

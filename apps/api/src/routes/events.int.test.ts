@@ -17,7 +17,7 @@ afterAll(() => api.close());
 const start = Date.parse("2030-01-01T00:00:00Z");
 
 async function newJob(): Promise<string> {
-  const job = await createJob(api.deps.db, { name: "events", spec: {}, epochs: 3 });
+  const job = await createJob(api.deps.db, { tenantId: api.tenant.id, name: "events", spec: {}, epochs: 3 });
   await appendEvents(api.deps.db, [{ jobId: job.id, seq: 1, type: "status", data: { status: "queued" } }]);
   return job.id;
 }
@@ -78,7 +78,10 @@ async function listen(
   } = {},
 ): Promise<{ events: SseEvent[]; ended: boolean; contentType: string | null }> {
   const controller = new AbortController();
-  const response = await fetch(url, { headers: options.headers, signal: controller.signal });
+  const response = await fetch(url, {
+    headers: { ...api.tenant.headers, ...options.headers },
+    signal: controller.signal,
+  });
   const events: SseEvent[] = [];
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
@@ -136,7 +139,7 @@ describe("GET /v1/jobs/:id/metrics", () => {
     const seen: number[] = [];
     let after = 0;
     for (let call = 0; call < 5; call++) {
-      const response = await api.app.inject({
+      const response = await api.inject({
         url: `/v1/jobs/${jobId}/metrics`,
         query: { after: String(after), limit: "2" },
       });
@@ -147,18 +150,18 @@ describe("GET /v1/jobs/:id/metrics", () => {
       after = page.next_after;
     }
     expect(seen).toEqual([4, 6, 7]);
-    const first = (await api.app.inject({ url: `/v1/jobs/${jobId}/metrics?limit=1` })).json();
+    const first = (await api.inject({ url: `/v1/jobs/${jobId}/metrics?limit=1` })).json();
     expect(first.items).toEqual([
       { seq: 4, epoch: 0, batch: null, logs: { loss: 1, learning_rate: 0.01 }, time: expect.any(String) },
     ]);
 
-    const batches = (await api.app.inject({ url: `/v1/jobs/${jobId}/metrics?level=batch` })).json();
+    const batches = (await api.inject({ url: `/v1/jobs/${jobId}/metrics?level=batch` })).json();
     expect(batches.items.map((item: { seq: number; batch: number }) => [item.seq, item.batch])).toEqual([
       [3, 0],
       [5, 1],
     ]);
-    expect((await api.app.inject({ url: `/v1/jobs/${randomUUID()}/metrics` })).statusCode).toBe(404);
-    expect((await api.app.inject({ url: `/v1/jobs/${jobId}/metrics?level=step` })).statusCode).toBe(400);
+    expect((await api.inject({ url: `/v1/jobs/${randomUUID()}/metrics` })).statusCode).toBe(404);
+    expect((await api.inject({ url: `/v1/jobs/${jobId}/metrics?level=step` })).statusCode).toBe(400);
   });
 });
 
@@ -290,12 +293,12 @@ describe("GET /v1/jobs/:id/events", () => {
 
   it("answers an unknown job with 404 in the error shape, not a stream", async () => {
     const response = await fetch(`${api.url}/v1/jobs/${randomUUID()}/events`, {
-      headers: { accept: "text/event-stream" },
+      headers: { ...api.tenant.headers, accept: "text/event-stream" },
     });
     expect(response.status).toBe(404);
     expect(await response.json()).toMatchObject({ error: "not_found" });
     const badId = await fetch(`${api.url}/v1/jobs/${await newJob()}/events`, {
-      headers: { "Last-Event-ID": "x" },
+      headers: { ...api.tenant.headers, "Last-Event-ID": "x" },
     });
     expect(badId.status).toBe(400);
   });

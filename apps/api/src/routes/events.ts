@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { JobEvent } from "@plateau/contract";
+import { JobEvent, MAX_SEQ, SeqAfter } from "@plateau/contract";
 import { jobEventsChannel } from "@plateau/queue";
 import Type from "typebox";
+import { callerOf } from "../auth";
 import type { ApiDeps } from "../deps";
 import { ApiError, ErrorRef } from "../errors";
-import { SSE_BATCH_INTERVAL_MS, streamJobEvents } from "../event-stream";
+import { SSE_BATCH_INTERVAL_MS, streamJobEvents, terminalStatus } from "../event-stream";
 import { findJob, JobIdParams } from "../job-params";
 
 /** GET /v1/jobs/:id/events: the job's event stream over Server-Sent Events, resumable. */
@@ -32,11 +33,15 @@ export const eventRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db,
           "of training time (all sampled rows: GET /metrics?level=batch). Comment lines are heartbeats.",
         params: JobIdParams,
         querystring: Type.Object({
-          after: Type.Optional(Type.Integer({ minimum: 0, description: "Start after this seq." })),
+          after: Type.Optional(SeqAfter("Start after this seq.")),
         }),
         headers: Type.Object({
           "last-event-id": Type.Optional(
-            Type.String({ pattern: "^[0-9]+$", description: "Takes precedence over ?after." }),
+            Type.String({
+              pattern: "^[0-9]{1,10}$",
+              description:
+                "Takes precedence over ?after. A reconnect to a finished job's stream that already has its last event is a 204.",
+            }),
           ),
         }),
         response: {
@@ -44,6 +49,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db,
             description: "text/event-stream of JobEvent data, ending with `done`.",
             content: { "text/event-stream": { schema: JobEvent } },
           },
+          204: Type.Null({
+            description:
+              "Last-Event-ID is the finished job's last event: nothing more will come (an EventSource stops reconnecting).",
+          }),
           400: ErrorRef,
           404: ErrorRef,
         },
@@ -51,11 +60,19 @@ export const eventRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db,
     },
     async (request, reply) => {
       const { id } = request.params;
-      await findJob(db, id);
+      await findJob(db, id, callerOf(request).tenantId);
       const header = request.headers["last-event-id"];
       const after = header !== undefined ? Number(header) : (request.query.after ?? 0);
-      if (!Number.isSafeInteger(after)) {
-        throw new ApiError(400, "invalid_request", "Last-Event-ID is not an event id of this stream.");
+      if (!Number.isSafeInteger(after) || after > MAX_SEQ) {
+        throw new ApiError(400, "invalid_request", "Last-Event-ID is not an event id of this stream.", [
+          { path: "/headers/last-event-id", message: `must be an event id (0 to ${MAX_SEQ})` },
+        ]);
+      }
+      // An EventSource reconnects whenever a stream ends, `done` or not; a reconnect that already has
+      // the finished job's last event gets 204, the one answer that makes it stop.
+      if (header !== undefined) {
+        const terminal = await terminalStatus(db, id);
+        if (terminal && terminal.seq <= after) return reply.code(204).send(null);
       }
       const controller = new AbortController();
       open.add(controller);

@@ -22,13 +22,17 @@ const ReadySchema = Type.Object({
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { checks, timeoutMs }) => {
   app.get(
     "/healthz",
-    { schema: { tags: ["health"], response: { 200: Type.Object({ status: Type.Literal("ok") }) } } },
+    {
+      config: { auth: "public" },
+      schema: { tags: ["health"], response: { 200: Type.Object({ status: Type.Literal("ok") }) } },
+    },
     async () => ({ status: "ok" as const }),
   );
 
   app.get(
     "/readyz",
     {
+      config: { auth: "public" },
       schema: {
         tags: ["health"],
         response: { 200: ReadySchema, 503: Type.Ref("ErrorResponse") },

@@ -36,7 +36,7 @@ const validSpec = (name: string) => {
 };
 
 const post = (payload: unknown) =>
-  api.app.inject({ method: "POST", url: "/v1/jobs", payload: payload as object });
+  api.inject({ method: "POST", url: "/v1/jobs", payload: payload as object });
 
 async function expectNothingStored(name: string) {
   expect(await api.deps.db.job.count({ where: { name } })).toBe(0);
@@ -70,7 +70,7 @@ describe("POST /v1/jobs", () => {
     expect(queued?.data).toEqual({ jobId: job.id });
     expect(await api.deps.queue.getJobState(job.id)).toBe("waiting");
 
-    const read = await api.app.inject({ url: `/v1/jobs/${job.id}` });
+    const read = await api.inject({ url: `/v1/jobs/${job.id}` });
     expect(read.json()).toEqual(job);
   });
 
@@ -206,7 +206,7 @@ describe("POST /v1/jobs", () => {
     expect(response.json().details).toEqual([
       { path: "/model/keras_json/config/layers/1/inbound_nodes/0", message: expect.stringMatching(/cycle/) },
     ]);
-    expect((await api.app.inject({ url: "/healthz" })).statusCode).toBe(200);
+    expect((await api.inject({ url: "/healthz" })).statusCode).toBe(200);
     await expectNothingStored(name);
   });
 
@@ -254,7 +254,7 @@ describe("GET /v1/jobs", () => {
       const response: {
         statusCode: number;
         json(): { items: { id: string }[]; next_cursor: string | null };
-      } = await api.app.inject({
+      } = await api.inject({
         url: "/v1/jobs",
         query: { limit: "2", status: "queued", ...(cursor && { cursor }) },
       });
@@ -269,16 +269,16 @@ describe("GET /v1/jobs", () => {
     expect(ours).toEqual([...ids].reverse());
     expect(new Set(seen).size).toBe(seen.length);
 
-    const bad = await api.app.inject({ url: "/v1/jobs?cursor=bm9wZQ" });
+    const bad = await api.inject({ url: "/v1/jobs?cursor=bm9wZQ" });
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ error: "invalid_cursor", details: [{ path: "/querystring/cursor" }] });
   });
 
   it("answers an unknown job with 404 and a malformed id with 400", async () => {
-    const missing = await api.app.inject({ url: `/v1/jobs/${randomUUID()}` });
+    const missing = await api.inject({ url: `/v1/jobs/${randomUUID()}` });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error).toBe("not_found");
-    const malformed = await api.app.inject({ url: "/v1/jobs/not-a-uuid" });
+    const malformed = await api.inject({ url: "/v1/jobs/not-a-uuid" });
     expect(malformed.statusCode).toBe(400);
     expect(malformed.json().details).toEqual([
       { path: "/params/id", message: expect.stringContaining("uuid") },
@@ -287,7 +287,7 @@ describe("GET /v1/jobs", () => {
 });
 
 describe("POST /v1/jobs/:id/cancel", () => {
-  const cancel = (id: string) => api.app.inject({ method: "POST", url: `/v1/jobs/${id}/cancel` });
+  const cancel = (id: string) => api.inject({ method: "POST", url: `/v1/jobs/${id}/cancel` });
 
   it("cancels a queued job at once: off the queue, cancelled/user_cancel, terminal event appended", async () => {
     const { id } = (await post(validSpec("cancel-queued"))).json();

@@ -24,6 +24,7 @@ import {
 import { cancelChannel, enqueueTraining, removeQueued } from "@plateau/queue";
 import { validateJobSpec } from "@plateau/spec";
 import { bodyCheckedByHandler } from "../app";
+import { callerOf } from "../auth";
 import type { ApiDeps } from "../deps";
 import { ApiError, ErrorRef } from "../errors";
 import { appendStatus } from "../job-events";
@@ -53,8 +54,11 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
     },
     async (request, reply) => {
       const body: unknown = request.body;
-      const validation = await validateJobSpec(body, config, countModelParams);
-      const issues = validation.ok ? await datasetIssues(db, validation.spec.data) : validation.issues;
+      const caller = callerOf(request);
+      const validation = await validateJobSpec(body, config, countModelParams, caller.tenantId);
+      const issues = validation.ok
+        ? await datasetIssues(db, validation.spec.data, caller.tenantId)
+        : validation.issues;
       if (!validation.ok || issues.length > 0) {
         throw new ApiError(
           400,
@@ -69,6 +73,8 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
       const job = await db.$transaction(async (tx) => {
         const created = await createJob(tx, {
           id,
+          tenantId: caller.tenantId,
+          submittedBy: caller.keyId,
           name: spec.name,
           spec: spec as unknown as Prisma.InputJsonValue,
           epochs: spec.fit.epochs,
@@ -108,7 +114,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
     async (request) => {
       const { status, limit, cursor } = request.query;
       try {
-        const page = await listJobs(db, { status, limit, cursor });
+        const page = await listJobs(db, { tenantId: callerOf(request).tenantId, status, limit, cursor });
         return { items: page.items.map(jobSummary), next_cursor: page.nextCursor };
       } catch (error) {
         if (!(error instanceof InvalidCursorError)) throw error;
@@ -129,7 +135,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
         response: { 200: JobSchema, 400: ErrorRef, 404: ErrorRef },
       },
     },
-    async (request) => jobView(await findJob(db, request.params.id)),
+    async (request) => jobView(await findJob(db, request.params.id, callerOf(request).tenantId)),
   );
 
   app.post(
@@ -152,7 +158,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
     },
     async (request, reply) => {
       const { id } = request.params;
-      const result = await requestCancel(db, id);
+      const result = await requestCancel(db, id, callerOf(request));
       switch (result.outcome) {
         case "not_found":
           throw new ApiError(404, "not_found", `There is no job ${id}; list jobs with GET /v1/jobs.`);
@@ -180,13 +186,13 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
  * A `dataset` source must name an uploaded dataset, and its label and feature columns must exist in it:
  * checked now, with the spec's paths, rather than failing the job on the worker.
  */
-async function datasetIssues(db: Db, data: JobSpec["data"]): Promise<Issue[]> {
+async function datasetIssues(db: Db, data: JobSpec["data"], tenantId: string): Promise<Issue[]> {
   const sources: [string, DataSource][] = [["/data", data]];
   if (data.validation) sources.push(["/data/validation", data.validation]);
   const issues: Issue[] = [];
   for (const [path, source] of sources) {
     if (source.source !== "dataset") continue;
-    const dataset = isUuid(source.id) ? await getDataset(db, source.id) : null;
+    const dataset = isUuid(source.id) ? await getDataset(db, source.id, tenantId) : null;
     if (!dataset) {
       issues.push({
         path: `${path}/id`,

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { MetricsPageSchema, MetricsQuerySchema } from "@plateau/contract";
 import { eventsAfter } from "@plateau/db";
+import { callerOf } from "../auth";
 import type { ApiDeps } from "../deps";
 import { ErrorRef } from "../errors";
 import { findJob, JobIdParams } from "../job-params";
@@ -27,7 +28,7 @@ export const metricsRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
     async (request) => {
       const { id } = request.params;
       const { after, limit, level } = request.query;
-      await findJob(db, id);
+      await findJob(db, id, callerOf(request).tenantId);
       const rows = await eventsAfter(db, id, after, {
         limit,
         types: [level === "batch" ? "batch_end" : "epoch_end"],

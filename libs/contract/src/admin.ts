@@ -1,0 +1,46 @@
+import Type, { type Static } from "typebox";
+import { DateTime, Nullable, Uuid } from "./problem";
+
+/** Bodies of the /v1/admin routes (ADMIN_API_KEY): tenants and their API keys. */
+
+export const NewTenantSchema = Type.Object(
+  {
+    name: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+      description: "Unique, e.g. a team's name.",
+    }),
+  },
+  { additionalProperties: false },
+);
+export type NewTenant = Static<typeof NewTenantSchema>;
+
+export const TenantSchema = Type.Object({ id: Uuid, name: Type.String(), created_at: DateTime });
+export type Tenant = Static<typeof TenantSchema>;
+export const TenantListSchema = Type.Object({ items: Type.Array(TenantSchema) });
+
+export const NewApiKeySchema = Type.Object(
+  { name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "What the key is for." })) },
+  { additionalProperties: false },
+);
+export type NewApiKey = Static<typeof NewApiKeySchema>;
+
+export const ApiKeySchema = Type.Object({
+  id: Uuid,
+  tenant_id: Uuid,
+  prefix: Type.String({ description: 'The key\'s first characters ("plat_…"), to recognize it.' }),
+  name: Nullable(Type.String()),
+  created_at: DateTime,
+  last_used_at: Nullable(DateTime),
+  revoked_at: Nullable(DateTime),
+});
+export type ApiKey = Static<typeof ApiKeySchema>;
+export const ApiKeyListSchema = Type.Object({ items: Type.Array(ApiKeySchema) });
+
+/** The only time a key is shown: it is stored as a hash. */
+export const CreatedApiKeySchema = Type.Object({
+  ...ApiKeySchema.properties,
+  key: Type.String({ description: "The secret; shown once, keep it." }),
+});
+export type CreatedApiKey = Static<typeof CreatedApiKeySchema>;
