@@ -35,6 +35,16 @@ export interface JobEventStreamOptions {
   onError: (error: unknown) => void;
 }
 
+/** The job's terminal status event (its stream's last event), once it has one. */
+export async function terminalStatus(
+  db: Db,
+  jobId: string,
+): Promise<{ seq: number; data: Record<string, unknown> } | undefined> {
+  const statuses = await eventsAfter(db, jobId, 0, { limit: PAGE, types: ["status"] });
+  const terminal = statuses.find((row) => TERMINAL_STATUSES.has(String((row.data as StatusData).status)));
+  return terminal && { seq: terminal.seq, data: terminal.data as Record<string, unknown> };
+}
+
 /**
  * Streams a job's events in seq order, each exactly once, from `after` until the terminal status
  * (then a synthesized `done`). Subscribes to the live channel first, then reads Postgres: since the
@@ -104,9 +114,8 @@ export async function streamJobEvents(options: JobEventStreamOptions): Promise<v
 
   /** A client resuming after the terminal status (but before `done` reached it) still gets `done`. */
   async function finishIfOver() {
-    const statuses = await eventsAfter(db, jobId, 0, { limit: PAGE, types: ["status"] });
-    const terminal = statuses.find((row) => TERMINAL_STATUSES.has(String((row.data as StatusData).status)));
-    if (terminal && terminal.seq <= last) await finish(terminal.data as Record<string, unknown>);
+    const terminal = await terminalStatus(db, jobId);
+    if (terminal && terminal.seq <= last) await finish(terminal.data);
   }
 
   signal.addEventListener("abort", stop, { once: true });

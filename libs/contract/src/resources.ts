@@ -78,8 +78,15 @@ export type JobPage = Static<typeof JobPageSchema>;
 export const CancelResultSchema = Type.Object({ id: Type.String(), status: JobStatus });
 export type CancelResult = Static<typeof CancelResultSchema>;
 
+/** The largest event seq: job_events.seq is a Postgres integer (int4). */
+export const MAX_SEQ = 2_147_483_647;
+
+/** A position in a job's event stream to start after (0: from the beginning). */
+export const SeqAfter = (description: string) =>
+  Type.Integer({ minimum: 0, maximum: MAX_SEQ, default: 0, description });
+
 export const MetricsQuerySchema = Type.Object({
-  after: Type.Integer({ minimum: 0, default: 0, description: "next_after of the previous call (a seq)." }),
+  after: SeqAfter("next_after of the previous call (a seq)."),
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
   level: Type.Enum(["epoch", "batch"], {
     default: "epoch",

@@ -28,6 +28,8 @@ export {
   getObjectBytes,
   getObjectText,
   listKeys,
+  type ObjectStream,
+  openObject,
   type PresignedUrl,
   type PutOptions,
   presignGet,

@@ -65,6 +65,27 @@ export async function getObjectBytes(storage: Storage, key: string): Promise<Uin
   }
 }
 
+export interface ObjectStream {
+  body: Readable;
+  contentLength?: number;
+  contentType?: string;
+}
+
+/** The object as a stream, for passing it on without holding it whole; undefined when the key does not exist. */
+export async function openObject(storage: Storage, key: string): Promise<ObjectStream | undefined> {
+  try {
+    const response = await storage.client.send(new GetObjectCommand({ Bucket: storage.bucket, Key: key }));
+    return {
+      body: response.Body as Readable,
+      contentLength: response.ContentLength,
+      contentType: response.ContentType,
+    };
+  } catch (error) {
+    if (error instanceof NoSuchKey) return undefined;
+    throw error;
+  }
+}
+
 export async function getObjectText(storage: Storage, key: string): Promise<string | undefined> {
   const bytes = await getObjectBytes(storage, key);
   return bytes && new TextDecoder().decode(bytes);
