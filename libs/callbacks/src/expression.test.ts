@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { compileExpression, ExpressionError, evaluateCondition, evaluateNumber } from "./expression";
+import {
+  compileExpression,
+  EXPRESSION_LIMITS,
+  ExpressionError,
+  evaluateCondition,
+  evaluateNumber,
+} from "./expression";
 
 const value = (source: string, scope: Record<string, number | boolean> = {}) =>
   compileExpression(source).evaluate(scope);
@@ -108,6 +114,49 @@ describe("expression language", () => {
     ["(exp)(1)", /write '\*' explicitly/],
   ])("rejects %s", (source, message) => {
     expect(() => compileExpression(source, { variables: ["lr"] })).toThrow(message);
+  });
+
+  it("evaluates each node at most once: and/or chains cost their length, not 2^depth", () => {
+    let reads = 0;
+    const scope = Object.defineProperty({}, "lr", {
+      enumerable: true,
+      get: () => {
+        reads += 1;
+        return 1;
+      },
+    });
+    // Left-deep: ((lr or lr) or lr) or …; each level used to evaluate its left operand twice.
+    const or = compileExpression(Array(45).fill("lr").join(" or "));
+    expect(or.evaluate(scope)).toBe(1);
+    expect(reads).toBe(1);
+    reads = 0;
+    const and = compileExpression(Array(45).fill("lr").join(" and "));
+    expect(and.evaluate(scope)).toBe(1);
+    expect(reads).toBe(45);
+  });
+
+  it("refuses what is nested too deeply or too large, with a precise message, before recursing into it", () => {
+    const refuse = (source: string) => () => compileExpression(source, { variables: ["lr"] });
+    expect(EXPRESSION_LIMITS).toEqual({ length: 1000, depth: 50, nodes: 300 });
+    expect(refuse(`${"(".repeat(499)}lr${")".repeat(499)}`)).toThrow(
+      "parentheses are nested 499 deep; at most 50 levels are allowed",
+    );
+    expect(refuse(`${"-(".repeat(332)}lr${")".repeat(332)}`)).toThrow("parentheses are nested 332 deep");
+    expect(refuse(`${"-".repeat(998)}lr`)).toThrow(/^expression is nested more than 50 levels deep/);
+    expect(refuse(`${"not ".repeat(240)}lr`)).toThrow(/^expression is nested more than 50 levels deep/);
+    expect(refuse(`${"lr > 0 ? lr : ".repeat(60)}lr`)).toThrow(
+      /^expression is nested more than 50 levels deep/,
+    );
+    expect(refuse(Array(300).fill("lr").join("+"))).toThrow(/^expression is nested more than 50 levels deep/);
+    expect(refuse(`max(${Array(320).fill("lr").join(",")})`)).toThrow(/^expression has more than 300 terms/);
+    expect(refuse(`lr${" ".repeat(1000)}`)).toThrow(
+      "expression has 1002 characters; at most 1000 are allowed",
+    );
+    expect(refuse("sum(1:1e9)")).toThrow("'sum' is not an allowed function");
+    expect(refuse("1:1e9")).toThrow("ranges are not allowed");
+    // Within the limits: 24 nested negations (48 levels with their parentheses), 150 terms.
+    expect(compileExpression(`${"-(".repeat(24)}lr${")".repeat(24)}`).evaluate({ lr: 2 })).toBe(2);
+    expect(compileExpression(`max(${Array(149).fill("lr").join(",")})`).evaluate({ lr: 2 })).toBe(2);
   });
 
   it("cannot reach JavaScript objects through the scope", () => {

@@ -108,18 +108,79 @@ export interface Expression {
   evaluate(scope: Scope): Value;
 }
 
+/**
+ * Bounds on what one expression may cost. Its length is also the schema's `maxLength`; depth and node count
+ * bound the parser's and the compiler's recursion (500 nested parentheses overflow mathjs's stack) and the
+ * work of one evaluation, which visits each node at most once: evaluation is O(nodes).
+ */
+export const EXPRESSION_LIMITS = { length: 1000, depth: 50, nodes: 300 } as const;
+
 /** Parses, checks and compiles once; `evaluate` then runs the closures with a scope. */
 export function compileExpression(source: string, options: CompileOptions = {}): Expression {
   if (typeof source !== "string" || source.trim() === "") throw new ExpressionError("expression is empty");
+  if (source.length > EXPRESSION_LIMITS.length) {
+    throw new ExpressionError(
+      `expression has ${source.length} characters; at most ${EXPRESSION_LIMITS.length} are allowed`,
+    );
+  }
+  const brackets = bracketDepth(source);
+  if (brackets > EXPRESSION_LIMITS.depth) {
+    throw new ExpressionError(
+      `parentheses are nested ${brackets} deep; at most ${EXPRESSION_LIMITS.depth} levels are allowed`,
+    );
+  }
   let tree: MathNode;
   try {
     tree = parser.parse(source);
   } catch (error) {
+    if (error instanceof RangeError) {
+      throw new ExpressionError(
+        `expression is nested too deeply (at most ${EXPRESSION_LIMITS.depth} levels)`,
+      );
+    }
     throw new ExpressionError(`syntax error: ${(error as Error).message}`);
   }
+  checkSize(tree);
   const variables = new Set<string>();
   const compiled = compileNode(tree, options, variables);
   return { source, variables: [...variables], evaluate: compiled };
+}
+
+/** The deepest nesting of (), [] and {} in the text, before the parser recurses into it. */
+function bracketDepth(source: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (const ch of source) {
+    if (ch === "(" || ch === "[" || ch === "{") deepest = Math.max(deepest, ++depth);
+    else if (ch === ")" || ch === "]" || ch === "}") depth = Math.max(0, depth - 1);
+  }
+  return deepest;
+}
+
+/**
+ * Refuses a tree deeper or larger than EXPRESSION_LIMITS (`-(-(-…))`, `1+1+…+1`, `not not …`), walking it
+ * without recursion, so the recursive compiler and the closures it builds stay shallow and small.
+ */
+function checkSize(tree: MathNode): void {
+  const stack: [MathNode, number][] = [[tree, 1]];
+  let nodes = 0;
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    nodes += 1;
+    if (depth > EXPRESSION_LIMITS.depth) {
+      throw new ExpressionError(
+        `expression is nested more than ${EXPRESSION_LIMITS.depth} levels deep (operators, calls, conditionals and parentheses each add one); simplify it`,
+      );
+    }
+    if (nodes > EXPRESSION_LIMITS.nodes) {
+      throw new ExpressionError(
+        `expression has more than ${EXPRESSION_LIMITS.nodes} terms (numbers, names, operators and calls); simplify it`,
+      );
+    }
+    node.forEach((child) => {
+      stack.push([child, depth + 1]);
+    });
+  }
 }
 
 /** Scope values must be numbers or booleans; a typo'd metric name is reported with what is available. */
@@ -197,9 +258,18 @@ function compileNode(node: MathNode, options: CompileOptions, seen: Set<string>)
       }
       if (args.length === 2) {
         const [a, b] = args;
-        // Short-circuit and return an operand, as Python's `and` / `or` do.
-        if (fnName === "and") return (scope) => (truthy(a(scope)) ? b(scope) : a(scope));
-        if (fnName === "or") return (scope) => (truthy(a(scope)) ? a(scope) : b(scope));
+        // Short-circuit and return an operand, as Python's `and` / `or` do. The left operand is evaluated
+        // once: evaluating it again would make `((a and b) and b) and …` exponential in its depth.
+        if (fnName === "and")
+          return (scope) => {
+            const left = a(scope);
+            return truthy(left) ? b(scope) : left;
+          };
+        if (fnName === "or")
+          return (scope) => {
+            const left = a(scope);
+            return truthy(left) ? left : b(scope);
+          };
         if (Object.hasOwn(BINARY, fnName)) {
           const op = BINARY[fnName];
           return (scope) => op(a(scope), b(scope));

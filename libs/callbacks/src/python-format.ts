@@ -3,6 +3,8 @@
  * fields with the format-spec mini-language, `{{`/`}}` escapes. Integers and floats are told apart because
  * Python formats them differently (`{epoch}` → "3", `{loss}` → "3.0").
  */
+import { CHECKPOINT_NAME_MAX_LENGTH } from "@plateau/contract";
+
 type Part = string | { field: string; spec: Spec };
 
 interface Spec {
@@ -50,9 +52,25 @@ export function parseTemplate(template: string): Part[] {
   return parts.filter((part) => part !== "");
 }
 
+/**
+ * A width or precision above this could never fit a checkpoint name; refusing it while parsing keeps every
+ * rendering small (`{epoch:0536870000d}` would otherwise build a 536-million-character string).
+ */
+export const MAX_FORMAT_WIDTH = CHECKPOINT_NAME_MAX_LENGTH;
+
 function parseSpec(text: string, field: string): Spec {
   const m = SPEC.exec(text);
   if (!m) throw new Error(`invalid format spec '${text}' for field '${field}'`);
+  for (const [what, digits] of [
+    ["width", m[7]],
+    ["precision", m[9]],
+  ] as const) {
+    if (digits !== undefined && Number(digits) > MAX_FORMAT_WIDTH) {
+      throw new Error(
+        `${what} ${digits.replace(/^0+(?=\d)/, "")} in '{${field}:${text}}' is over ${MAX_FORMAT_WIDTH}: a checkpoint name has at most ${CHECKPOINT_NAME_MAX_LENGTH} characters`,
+      );
+    }
+  }
   const zeroPad = m[6] !== undefined && m[2] === undefined;
   return {
     fill: m[1] ?? (zeroPad ? "0" : " "),
@@ -64,6 +82,63 @@ function parseSpec(text: string, field: string): Spec {
     precision: m[9] !== undefined ? Number(m[9]) : undefined,
     type: m[10] ?? "",
   };
+}
+
+/** How many digits `templateMaxLength` assumes: ints are epoch and batch numbers; floats are logs. */
+export const TEMPLATE_ASSUMPTIONS = { intDigits: 10, fixedPointDigits: 16 } as const;
+
+/**
+ * The longest string `renderTemplate` can produce for this template, each field at its widest: `ints` are
+ * the integer fields (ModelCheckpoint's epoch and batch, at most 10 digits), every other field is a float
+ * (a log value, possibly negative). Formats whose length does not depend on the magnitude (repr, e, g) are
+ * exact bounds; a fixed-point float (`f`, `%`) is counted with at most 16 integer digits (|value| < 1e16).
+ * Throws for a format the renderer would refuse (`{loss:d}`, `{epoch:x}`), naming the field.
+ */
+export function templateMaxLength(template: string, ints: readonly string[]): number {
+  return parseTemplate(template).reduce(
+    (total, part) =>
+      total +
+      (typeof part === "string"
+        ? part.length
+        : fieldMaxLength(part.spec, ints.includes(part.field), part.field)),
+    0,
+  );
+}
+
+function fieldMaxLength(spec: Spec, isInt: boolean, field: string): number {
+  const type = spec.type || (isInt ? "d" : "");
+  const digits = isInt ? TEMPLATE_ASSUMPTIONS.intDigits : TEMPLATE_ASSUMPTIONS.fixedPointDigits;
+  const grouped = (n: number) => n + (spec.grouping ? Math.floor((n - 1) / 3) : 0);
+  const fraction = (precision: number) => (precision > 0 || spec.alternate ? 1 + precision : 0);
+  // "e+308": a float's exponent has up to three digits, an int's (< 1e10) two.
+  const exponent = isInt ? 4 : 5;
+  let body: number;
+  if (type === "d" || type === "n") {
+    if (!isInt) {
+      throw new Error(
+        `format code '${type}' needs an integer, but '${field}' is a float (only epoch and batch are integers); use e.g. {${field}:.4f}`,
+      );
+    }
+    body = grouped(digits);
+  } else if (type === "f" || type === "F") {
+    body = grouped(digits) + fraction(spec.precision ?? 6);
+  } else if (type === "%") {
+    body = grouped(digits + 2) + fraction(spec.precision ?? 6) + 1;
+  } else if (type === "e" || type === "E") {
+    body = 1 + fraction(spec.precision ?? 6) + exponent;
+  } else if (type === "g" || type === "G" || (type === "" && spec.precision !== undefined)) {
+    // Significant digits, a point, then either up to four leading zeros ("0.0001…") or an exponent.
+    const p = Math.max(spec.precision ?? 6, 1);
+    body = p + 1 + Math.max(5, exponent);
+  } else if (type === "") {
+    // Python's float repr: at most 17 significant digits, a point and "e-308".
+    body = isInt ? grouped(digits) : 23;
+  } else {
+    throw new Error(`format code '${type}' is not supported for field '${field}'; use d, e, f, g, n or %`);
+  }
+  // Epoch and batch numbers are never negative; a float may be.
+  const sign = isInt && spec.sign === "-" ? 0 : 1;
+  return Math.max(spec.width, sign + body);
 }
 
 export interface TemplateValues {

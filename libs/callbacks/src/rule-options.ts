@@ -3,6 +3,7 @@
 import {
   ACTION_DESCRIPTION,
   type Issue,
+  MAX_LOG_MESSAGE_LENGTH,
   RULE_HOOKS,
   type RuleConfig,
   type RuleHook,
@@ -98,14 +99,21 @@ function parseAction(
     const entries = Object.entries(raw);
     if (entries.length === 1) {
       const [key, value] = entries[0];
-      if (key === "log" && typeof value === "string") return { kind: "log", message: value };
+      if (key === "log" && typeof value === "string") {
+        if (value.length > MAX_LOG_MESSAGE_LENGTH) {
+          return `the log message has ${value.length} characters; at most ${MAX_LOG_MESSAGE_LENGTH} are allowed`;
+        }
+        return { kind: "log", message: value };
+      }
       if (key === "set_learning_rate" && typeof value === "string") {
         const expression = compile(value, `${path}/set_learning_rate`);
         return expression && { kind: "set_learning_rate", expression };
       }
     }
   }
-  return `unknown action ${JSON.stringify(raw)}; actions are ${ACTION_DESCRIPTION}`;
+  const quoted = JSON.stringify(raw) ?? String(raw);
+  const shown = quoted.length > 100 ? `${quoted.slice(0, 100)}…` : quoted;
+  return `unknown action ${shown}; actions are ${ACTION_DESCRIPTION}`;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { SimulationInput } from "@plateau/contract";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { simulate } from "./simulate";
+import { SIMULATION_LIMITS, simulate } from "./simulate";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
@@ -246,5 +246,24 @@ describe("simulate rejects bad specs", () => {
         epochs: [],
       } as never),
     ).rejects.toThrow(/\/0\/factor: must be < 1.*\/1\/type: unknown callback type 'Nope'/);
+  });
+});
+
+describe("bounded work", () => {
+  it("replays at most 10,000 batches and records at most 10,000 events, saying so", async () => {
+    const epochs = Array.from({ length: 101 }, () => ({
+      logs: { loss: 1 },
+      batches: Array.from({ length: 100 }, () => ({ loss: 1 })),
+    }));
+    // biome-ignore lint/suspicious/noThenProperty: a Rule's `then` is data, never a function.
+    const logTwice = { type: "Rule", on: "train_batch_end", then: ["log", "log"] };
+    const result = await simulate({ callbacks: [logTwice], epochs } as SimulationInput);
+    expect(SIMULATION_LIMITS).toEqual({ batches: 10_000, events: 10_000 });
+    expect(result.epochs).toHaveLength(100);
+    expect(result.events).toHaveLength(10_000);
+    expect(result.warnings).toEqual([
+      "stopped before epoch 100: a simulation replays at most 10000 batches",
+      "10000 more events were not recorded: a simulation reports at most 10000",
+    ]);
   });
 });

@@ -8,6 +8,13 @@ import { MemorySink } from "./sink";
 import { validateCallbackSpecs } from "./validate";
 
 /**
+ * One simulation's work is bounded: it replays at most `batches` batches (callbacks run on each, and a
+ * Rule's expression is evaluated each time) and keeps at most `events` decision events; past either, it
+ * stops or stops recording and says so in `warnings`.
+ */
+export const SIMULATION_LIMITS = { batches: 10_000, events: 10_000 } as const;
+
+/**
  * Replays a recorded metric sequence through callbacks on a tiny real tfjs model, in the order tfjs's
  * fit loop calls them, without training. Each epoch's weights are set to the epoch index, so a restore
  * of best weights shows which epoch it came from.
@@ -21,8 +28,12 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
   const events: CallbackEvent[] = [];
   const warnings: string[] = [];
   const sink = new MemorySink();
+  let unrecorded = 0;
   const callbacks = callbacksFromSpecs(input.callbacks, {
-    onEvent: (event) => events.push(event),
+    onEvent: (event) => {
+      if (events.length < SIMULATION_LIMITS.events) events.push(event);
+      else unrecorded += 1;
+    },
     warn: (message) => warnings.push(message),
     sink,
   });
@@ -30,7 +41,13 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
   const { name = "rmsprop", learning_rate } = input.optimizer ?? {};
   model.compile({ optimizer: createOptimizer(name, learning_rate), loss: "meanSquaredError" });
   try {
-    return await replay(model, callbacks, input.epochs, { events, warnings, sink });
+    const result = await replay(model, callbacks, input.epochs, { events, warnings, sink });
+    if (unrecorded > 0) {
+      result.warnings.push(
+        `${unrecorded} more events were not recorded: a simulation reports at most ${SIMULATION_LIMITS.events}`,
+      );
+    }
+    return result;
   } finally {
     model.optimizer.dispose();
     model.dispose();
@@ -60,9 +77,18 @@ async function replay(
   };
   const result: SimulationResult["epochs"] = [];
   let stoppedEpoch: number | null = null;
+  let replayed = 0;
   await each((c) => c.onTrainBegin({}));
   model.stopTraining = false;
   for (const [epoch, { logs, batches }] of epochs.entries()) {
+    const steps = (batches ?? [logs]).length;
+    if (replayed + steps > SIMULATION_LIMITS.batches) {
+      out.warnings.push(
+        `stopped before epoch ${epoch}: a simulation replays at most ${SIMULATION_LIMITS.batches} batches`,
+      );
+      break;
+    }
+    replayed += steps;
     await each((c) => c.onEpochBegin(epoch, {}));
     markWeights(model, epoch);
     const learningRate = getLearningRate(model);

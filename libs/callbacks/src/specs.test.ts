@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CSVLogger } from "./csv-logger";
-import { renderTemplate } from "./python-format";
+import { renderTemplate, templateMaxLength } from "./python-format";
 import { ReduceLROnPlateau } from "./reduce-lr-on-plateau";
 import { MemorySink } from "./sink";
 import { validateCallbackSpecs } from "./validate";
@@ -31,7 +31,7 @@ describe("validateCallbackSpecs", () => {
       "/5/filename",
     ]);
     expect(issues.find((i) => i.path === "/2/save_freq")?.message).toBe(
-      'must be "epoch" or an integer >= 1 (got "batch")',
+      'must be "epoch" or an integer >= 1 and <= 1000000000 (got "batch")',
     );
     expect(issues.find((i) => i.path === "/4/monitor")?.message).toMatch(/mode: "min"/);
   });
@@ -63,6 +63,64 @@ describe("python format templates", () => {
       "3-0.123456-1e-05-1,234.5-1.235e-01-0.123456-   3|{x}",
     );
     expect(() => render("{missing}")).toThrow(/'\{missing\}' has no value/);
+  });
+
+  it("refuses a width or precision over 128 while parsing, before anything is rendered", () => {
+    expect(() => renderTemplate("{epoch:0536870000d}", { ints: { epoch: 1 }, floats: {} })).toThrow(
+      "width 536870000 in '{epoch:0536870000d}' is over 128: a checkpoint name has at most 128 characters",
+    );
+    expect(() => templateMaxLength("{loss:.129f}", [])).toThrow(
+      "precision 129 in '{loss:.129f}' is over 128",
+    );
+    expect(templateMaxLength("{epoch:0128d}", ["epoch"])).toBe(128);
+  });
+
+  it("bounds every rendering by templateMaxLength, exactly for the magnitude-free formats", () => {
+    const templates = [
+      "{epoch}",
+      "{epoch:04d}",
+      "{epoch:+,d}",
+      "{batch:.3f}",
+      "{loss}",
+      "{loss:e}",
+      "{loss:.0e}",
+      "{loss:.3E}",
+      "{loss:g}",
+      "{loss:.10g}",
+      "{loss:.4}",
+      "{loss:.2f}",
+      "{loss:,.2f}",
+      "{loss:.1%}",
+      "{loss:>30}",
+      "ckpt-{epoch:02d}-{loss:.4f}",
+    ];
+    const ints = [1, 999, 2_147_483_647];
+    const floats = [
+      0,
+      -0,
+      1e-5,
+      -1.2345678901234568e-300,
+      -0.00012345678901234567,
+      -1.7976931348623157e308,
+      -9999999999999998,
+      -123.456,
+      Number.NaN,
+      Number.NEGATIVE_INFINITY,
+    ];
+    for (const template of templates) {
+      const max = templateMaxLength(template, ["epoch", "batch"]);
+      let longest = 0;
+      for (const epoch of ints) {
+        for (const loss of floats) {
+          const rendered = renderTemplate(template, { ints: { epoch, batch: epoch }, floats: { loss } });
+          // Fixed-point floats are counted up to 16 integer digits (|value| < 1e16).
+          if (/[f%]\}/.test(template) && Math.abs(loss) >= 1e16) continue;
+          expect(rendered.length, `${template} with ${loss}`).toBeLessThanOrEqual(max);
+          longest = Math.max(longest, rendered.length);
+        }
+      }
+      if (/^\{loss(:e|:\.3E|)?\}$/.test(template)) expect(longest, template).toBe(max);
+    }
   });
 });
 

@@ -8,6 +8,7 @@ import {
   CALLBACK_OPTIONS,
   type CallbackConfig,
   type CallbackType,
+  CHECKPOINT_NAME_MAX_LENGTH,
   type Issue,
   isCallbackType,
   issuesUnder,
@@ -18,7 +19,7 @@ import { schemaIssues } from "@plateau/validation";
 import type { TSchema } from "typebox";
 import { Compile } from "typebox/compile";
 import { type Mode, resolveDirection } from "./monitor";
-import { parseTemplate } from "./python-format";
+import { TEMPLATE_ASSUMPTIONS, templateMaxLength } from "./python-format";
 import { ruleOptionIssues } from "./rule-options";
 import { scheduleOptionIssues } from "./schedules";
 
@@ -35,11 +36,21 @@ function checkMonitor(options: Record<string, unknown>): Issue[] {
   }
 }
 
+/**
+ * A checkpoint template must parse, use formats the renderer supports, and render to a name that fits
+ * the storage's one-segment limit whatever the values (see templateMaxLength for what it assumes).
+ */
 function checkTemplate(options: Record<string, unknown>): Issue[] {
   if (typeof options.filepath !== "string") return [];
   try {
-    parseTemplate(options.filepath);
-    return [];
+    const longest = templateMaxLength(options.filepath, ["epoch", "batch"]);
+    if (longest <= CHECKPOINT_NAME_MAX_LENGTH) return [];
+    return [
+      {
+        path: "/filepath",
+        message: `can render to ${longest} characters (epoch and batch up to ${TEMPLATE_ASSUMPTIONS.intDigits} digits, fixed-point values up to ${TEMPLATE_ASSUMPTIONS.fixedPointDigits} integer digits, every field at its widest); a checkpoint name has at most ${CHECKPOINT_NAME_MAX_LENGTH}: shorten the text, the widths or the precisions`,
+      },
+    ];
   } catch (error) {
     return [{ path: "/filepath", message: (error as Error).message }];
   }

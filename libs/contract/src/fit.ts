@@ -2,11 +2,19 @@ import Type, { type Static } from "typebox";
 
 const strict = { additionalProperties: false } as const;
 
+/** The largest fit.batch_size: tfjs slices batches of at most the data's rows, so this is a sanity bound. */
+export const MAX_BATCH_SIZE = 65_536;
+
 export const FitSpecSchema = Type.Object(
   {
     epochs: Type.Integer({ minimum: 1, description: "Epoch index to train up to (Keras epochs)." }),
     batch_size: Type.Optional(
-      Type.Integer({ minimum: 1, default: 32, description: "Samples per gradient step." }),
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_BATCH_SIZE,
+        default: 32,
+        description: `Samples per gradient step (at most ${MAX_BATCH_SIZE}; a batch never holds more rows than the data has).`,
+      }),
     ),
     validation_split: Type.Optional(
       Type.Number({

@@ -108,3 +108,223 @@ describe("validateJobSpec", () => {
     expect(!result.ok && result.issues[0].path).toBe("/model/layers/2/class_name");
   });
 });
+
+describe("validateJobSpec: what drives memory or CPU is bounded at submission", () => {
+  /** The example job with these callbacks (and data, fit) instead of its own; returns the issues. */
+  async function issuesFor(change: Record<string, unknown>, overrides: Partial<typeof limits> = {}) {
+    const spec = { ...example(), ...change };
+    const result = await validateJobSpec(spec, { ...limits, ...overrides }, countParams, TENANT);
+    return result.ok ? [] : result.issues;
+  }
+  const nested = (depth: number, inner: string) => `${"-(".repeat(depth)}${inner}${")".repeat(depth)}`;
+  const rule = (then: unknown, options: Record<string, unknown> = {}) => ({ type: "Rule", ...options, then });
+
+  it("refuses a format width or precision no checkpoint name can hold, at the filepath, without rendering", async () => {
+    const started = Date.now();
+    const issues = await issuesFor({
+      callbacks: [
+        { type: "ModelCheckpoint", monitor: "val_loss", filepath: "ckpt-{epoch:0536870000d}" },
+        { type: "ModelCheckpoint", monitor: "val_loss", filepath: "ckpt-{val_loss:.200f}" },
+        rule("checkpoint", { filepath: "rule-{epoch:999}" }),
+      ],
+    });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(issues).toEqual([
+      {
+        path: "/callbacks/0/filepath",
+        message:
+          "width 536870000 in '{epoch:0536870000d}' is over 128: a checkpoint name has at most 128 characters",
+      },
+      {
+        path: "/callbacks/1/filepath",
+        message:
+          "precision 200 in '{val_loss:.200f}' is over 128: a checkpoint name has at most 128 characters",
+      },
+      {
+        path: "/callbacks/2/filepath",
+        message: "width 999 in '{epoch:999}' is over 128: a checkpoint name has at most 128 characters",
+      },
+    ]);
+  });
+
+  it("refuses a template whose longest rendering exceeds the 128-character name limit, and keeps Keras's usual ones", async () => {
+    const fields = "-{val_loss:.8f}-{val_acc:.8f}-{loss:.8f}-{acc:.8f}-{learning_rate:.8f}";
+    const issues = await issuesFor({
+      callbacks: [
+        { type: "ModelCheckpoint", monitor: "val_loss", filepath: `weights.{epoch:02d}${fields}` },
+        { type: "ModelCheckpoint", monitor: "val_loss", filepath: "weights.{epoch:02d}-{val_loss:.2f}.hdf5" },
+        { type: "ModelCheckpoint", monitor: "val_loss", filepath: "{epoch:03d}-{val_loss:e}-{val_acc}" },
+      ],
+    });
+    expect(issues).toEqual([
+      {
+        path: "/callbacks/0/filepath",
+        message: expect.stringMatching(
+          /^can render to 153 characters .*; a checkpoint name has at most 128: shorten the text/,
+        ),
+      },
+    ]);
+  });
+
+  it("refuses formats the renderer would fail on during training", async () => {
+    const issues = await issuesFor({
+      callbacks: [
+        { type: "ModelCheckpoint", monitor: "val_loss", filepath: "ckpt-{val_loss:d}" },
+        { type: "ModelCheckpoint", monitor: "val_loss", filepath: "ckpt-{epoch:x}" },
+      ],
+    });
+    expect(issues.map((issue) => [issue.path, issue.message.split(";")[0]])).toEqual([
+      [
+        "/callbacks/0/filepath",
+        "format code 'd' needs an integer, but 'val_loss' is a float (only epoch and batch are integers)",
+      ],
+      ["/callbacks/1/filepath", "format code 'x' is not supported for field 'epoch'"],
+    ]);
+  });
+
+  it("refuses deeply nested or oversized expressions with a precise message, never a stack overflow", async () => {
+    const issues = await issuesFor({
+      callbacks: [
+        { type: "LearningRateScheduler", schedule: `${"(".repeat(499)}lr${")".repeat(499)}` },
+        { type: "LearningRateScheduler", schedule: nested(300, "lr") },
+        rule("stop_training", { if: `${"-".repeat(999)}1` }),
+        rule([{ set_learning_rate: Array(300).fill("lr").join("+") }]),
+        rule([{ set_learning_rate: `max(${Array(320).fill("lr").join(",")})` }]),
+        rule("log", { on: "epoch_begin", if: "sum(1:1e9) > 0" }),
+        { type: "LearningRateScheduler", schedule: "1:1e9" },
+      ],
+    });
+    expect(issues).toEqual([
+      {
+        path: "/callbacks/0/schedule",
+        message: "parentheses are nested 499 deep; at most 50 levels are allowed",
+      },
+      {
+        path: "/callbacks/1/schedule",
+        message: "parentheses are nested 300 deep; at most 50 levels are allowed",
+      },
+      {
+        path: "/callbacks/2/if",
+        message: expect.stringMatching(/^expression is nested more than 50 levels deep/),
+      },
+      {
+        path: "/callbacks/3/then/0/set_learning_rate",
+        message: expect.stringMatching(/^expression is nested more than 50 levels deep/),
+      },
+      {
+        path: "/callbacks/4/then/0/set_learning_rate",
+        message: expect.stringMatching(/^expression has more than 300 terms/),
+      },
+      { path: "/callbacks/5/if", message: expect.stringContaining("'sum' is not an allowed function") },
+      { path: "/callbacks/6/schedule", message: "ranges are not allowed" },
+    ]);
+  });
+
+  it("accepts an expression just within the limits", async () => {
+    const issues = await issuesFor({
+      callbacks: [{ type: "LearningRateScheduler", schedule: nested(24, "lr") }],
+    });
+    expect(issues).toEqual([]);
+  });
+
+  it("refuses synthetic data larger than MAX_DATA_CELLS, saying how many samples fit", async () => {
+    const issues = await issuesFor(
+      { data: { source: "builtin", name: "regression", samples: 50_000_000, features: 1000 } },
+      { MAX_DATA_CELLS: 5_000_000 },
+    );
+    expect(issues).toEqual([
+      {
+        path: "/data/samples",
+        message:
+          "has 50,000,000 rows × 1,001 columns (1,000 features + 1 label) = 50,050,000,000 cells; this service accepts at most 5,000,000 cells of data per job, training and validation together (MAX_DATA_CELLS): use at most 4,995 samples or fewer features",
+      },
+    ]);
+    const fits = await issuesFor(
+      { data: { source: "builtin", name: "xor", samples: 1000 }, fit: { epochs: 2, validation_split: 0.2 } },
+      { MAX_DATA_CELLS: 3000 },
+    );
+    expect(fits).toEqual([]);
+  });
+
+  it("counts training and validation data together", async () => {
+    const data = {
+      source: "builtin",
+      name: "xor",
+      samples: 600,
+      validation: { source: "builtin", name: "xor", samples: 500, seed: 1 },
+    };
+    const issues = await issuesFor({ data, fit: { epochs: 2 } }, { MAX_DATA_CELLS: 3000 });
+    expect(issues).toEqual([
+      {
+        path: "/data/validation",
+        message: expect.stringMatching(
+          /^training and validation data together have 3,300 cells; .*MAX_DATA_CELLS/,
+        ),
+      },
+    ]);
+  });
+
+  it("refuses inline rows of different widths at the row's path, and inline data over the limit", async () => {
+    const ragged = await issuesFor({
+      model: { layers: [{ class_name: "Dense", config: { units: 1, input_shape: [2] } }] },
+      compile: { optimizer: "sgd", loss: "mse" },
+      data: { source: "inline", x: [[1, 2], [3, 4], [5]], y: [[1], [2, 3], [4]] },
+      fit: { epochs: 1 },
+      callbacks: [],
+    });
+    expect(ragged).toEqual([
+      { path: "/data/x/2", message: "row 2 has 1 values; row 0 has 2 values" },
+      { path: "/data/y/1", message: "row 1 has 2 values; row 0 has 1 values" },
+    ]);
+    const rows = Array.from({ length: 40 }, (_, i) => [i, i]);
+    const big = await issuesFor(
+      {
+        model: { layers: [{ class_name: "Dense", config: { units: 1, input_shape: [2] } }] },
+        compile: { optimizer: "sgd", loss: "mse" },
+        data: { source: "inline", x: rows, y: rows.map(([a]) => a) },
+        fit: { epochs: 1 },
+        callbacks: [],
+      },
+      { MAX_DATA_CELLS: 100 },
+    );
+    expect(big).toEqual([
+      {
+        path: "/data/x",
+        message: expect.stringMatching(/^has 40 rows × 3 columns .* = 120 cells; .*\(MAX_DATA_CELLS\)/),
+      },
+    ]);
+  });
+
+  it("bounds fit.batch_size and the callback options that count epochs, batches and actions", async () => {
+    const issues = await issuesFor({
+      fit: { epochs: 5, batch_size: 1_000_000, validation_split: 0.2 },
+      callbacks: [
+        { type: "ReduceLROnPlateau", patience: 10_000_000, cooldown: 10_000_000 },
+        { type: "EarlyStopping", start_from_epoch: 10_000_000 },
+        { type: "ModelCheckpoint", save_freq: 10_000_000_000 },
+        {
+          type: "LearningRateScheduler",
+          schedule: {
+            name: "piecewise_constant",
+            boundaries: Array.from({ length: 200 }, (_, i) => i),
+            values: Array(201).fill(0.1),
+          },
+        },
+        rule(Array(17).fill("log")),
+        rule([{ log: "x".repeat(501) }]),
+      ],
+    });
+    expect(issues.map((issue) => issue.path)).toEqual([
+      "/fit/batch_size",
+      "/callbacks/0/patience",
+      "/callbacks/0/cooldown",
+      "/callbacks/1/start_from_epoch",
+      "/callbacks/2/save_freq",
+      "/callbacks/3/schedule/boundaries",
+      "/callbacks/3/schedule/values",
+      "/callbacks/4/then",
+      "/callbacks/5/then/0",
+    ]);
+    expect(issues.at(-1)?.message).toBe("the log message has 501 characters; at most 500 are allowed");
+  });
+});

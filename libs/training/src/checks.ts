@@ -4,6 +4,7 @@
  * backend selection loads tfjs); test/boundaries.test.ts holds that.
  */
 export { checkCompile, logKeys } from "./compile";
+export { dataSizeIssues, inlineIssues } from "./data-size";
 export { checkFit, hasValidation } from "./fit";
 export { checkModel } from "./model";
 export { SpecError } from "./spec-error";

@@ -3,7 +3,16 @@ import { createRequire } from "node:module";
 import type { DataSource, DataSpec } from "@plateau/contract";
 import type { Tensor } from "@tensorflow/tfjs";
 import type { Tf } from "./backend";
-import { SpecError } from "./spec-error";
+import {
+  type CellBudget,
+  cellsOf,
+  describeCells,
+  inlineIssues,
+  overLimit,
+  SYNTHETIC_DEFAULTS,
+  sourceSize,
+} from "./data-size";
+import { SpecError, throwIfIssues } from "./spec-error";
 import { prng, SYNTHETIC, type Table } from "./synthetic";
 import { readTable, type TableFormat } from "./tabular";
 
@@ -23,7 +32,7 @@ export interface DataFiles {
   validation?: string;
 }
 
-export const SYNTHETIC_DEFAULTS = { samples: 200, seed: 0, noise: 0.1, features: 4 } as const;
+export { SYNTHETIC_DEFAULTS };
 export const IRIS_CLASSES = ["setosa", "versicolor", "virginica"];
 // Resolved through the package, not relative to this file, so it is found from a bundle (dist/) too.
 const IRIS_CSV = createRequire(import.meta.url).resolve("@plateau/training/datasets/iris.csv");
@@ -46,22 +55,26 @@ function formatOf(source: FileSource, path: string): TableFormat {
 }
 
 function inlineTable(source: InlineSource, path: string): Table {
-  const fail = (message: string, at: string): never => {
-    throw new SpecError([{ path: at, message }]);
-  };
-  if (source.x.length === 0) fail("needs at least one sample", `${path}/x`);
-  if (source.x.length !== source.y.length) {
-    fail(`has ${source.y.length} labels for ${source.x.length} samples in x`, `${path}/y`);
-  }
+  throwIfIssues(inlineIssues(source, path));
   const width = source.x[0].length;
-  source.x.forEach((row, i) => {
-    if (row.length !== width) fail(`row ${i} has ${row.length} values; row 0 has ${width}`, `${path}/x/${i}`);
-  });
   return { x: source.x, y: source.y, features: Array.from({ length: width }, (_, j) => `x${j + 1}`) };
 }
 
-/** Reads one source into plain arrays (no tfjs), so it can be checked and tested without a backend. */
-export function readSource(source: DataSource, file?: string, path = "/data", classes?: string[]): Table {
+/**
+ * Reads one source into plain arrays (no tfjs), so it can be checked and tested without a backend. With a
+ * budget, a source larger than what is left is a SpecError before it is generated, or as a file is read.
+ */
+export function readSource(
+  source: DataSource,
+  file?: string,
+  path = "/data",
+  classes?: string[],
+  budget?: CellBudget,
+): Table {
+  const size = sourceSize(source);
+  if (size !== null && budget && cellsOf(size) > budget.maxCells - budget.used) {
+    throw new SpecError([{ path, message: `has ${describeCells(size)}${overLimit(budget)}` }]);
+  }
   switch (source.source) {
     case "builtin":
       if (source.name === "iris") {
@@ -83,6 +96,7 @@ export function readSource(source: DataSource, file?: string, path = "/data", cl
         classes,
         source: describe(source),
         path,
+        budget,
       });
   }
 }
@@ -98,17 +112,31 @@ export function toDataset(tf: Tf, table: Table): Dataset {
 
 /**
  * The training data and, when the spec names a separate `validation` source, the validation data — read
- * with the training data's classes and checked to have the same features.
+ * with the training data's classes and checked to have the same features. `maxCells` bounds both
+ * together (the service's MAX_DATA_CELLS): more is a SpecError saying what to change.
  */
 export function loadData(
   tf: Tf,
   spec: DataSpec,
   files: DataFiles = {},
-  path = "/data",
+  options: { maxCells?: number; path?: string } = {},
 ): { train: Dataset; validation?: Dataset } {
-  const train = readSource(spec, files.data, path);
+  const { maxCells, path = "/data" } = options;
+  const train = readSource(
+    spec,
+    files.data,
+    path,
+    undefined,
+    maxCells === undefined ? undefined : { maxCells, used: 0 },
+  );
   if (!spec.validation) return { train: toDataset(tf, train) };
-  const validation = readSource(spec.validation, files.validation, `${path}/validation`, train.classes);
+  const validation = readSource(
+    spec.validation,
+    files.validation,
+    `${path}/validation`,
+    train.classes,
+    maxCells === undefined ? undefined : { maxCells, used: tableCells(train) },
+  );
   if (validation.features.length !== train.features.length) {
     throw new SpecError([
       {
@@ -118,6 +146,15 @@ export function loadData(
     ]);
   }
   return { train: toDataset(tf, train), validation: toDataset(tf, validation) };
+}
+
+function tableCells(table: Table): number {
+  const label = table.y[0];
+  return cellsOf({
+    rows: table.x.length,
+    features: table.features.length,
+    labels: Array.isArray(label) ? label.length : 1,
+  });
 }
 
 /** Fisher–Yates over the rows with a seeded PRNG: the same seed gives the same order everywhere. */

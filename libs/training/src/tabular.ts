@@ -1,4 +1,5 @@
 import { parseTable, TableError, type TableFormat, type TableRow } from "@plateau/tabular";
+import { type CellBudget, describeCells, overLimit } from "./data-size";
 import { SpecError } from "./spec-error";
 import type { Table } from "./synthetic";
 
@@ -19,12 +20,19 @@ export interface TableOptions {
   source?: string;
   /** JSON pointer of the data spec, for error paths. */
   path?: string;
+  /** The cell limit (rows × used columns); reading stops with a SpecError past what it leaves. */
+  budget?: CellBudget;
 }
 
 /** The file's rows; a file the reader refuses is a SpecError naming the line, like every other problem. */
-function read(text: string, format: TableFormat, fail: (message: string) => never) {
+function read(
+  text: string,
+  format: TableFormat,
+  fail: (message: string) => never,
+  onRow?: (row: TableRow, before: number) => void,
+) {
   try {
-    return parseTable(text, format);
+    return parseTable(text, format, onRow);
   } catch (error) {
     if (error instanceof TableError) fail(error.message);
     throw error;
@@ -48,8 +56,30 @@ export function readTable(text: string, options: TableOptions): Table {
   const fail = (message: string, at = path): never => {
     throw new SpecError([{ path: at, message: `${message}${where}` }]);
   };
-  const raw = read(text, options.format, fail);
   const labels = typeof options.label === "string" ? [options.label] : options.label;
+  const { budget } = options;
+  const maxCells = budget && budget.maxCells - budget.used;
+  const tooMany = (size: { rows: number; features: number }, line?: number): never => {
+    const cells = describeCells({ ...size, labels: labels.length });
+    const at = line === undefined ? `has ${cells}` : `reaches ${cells} at line ${line}`;
+    throw new SpecError([
+      {
+        path,
+        message: `${options.source ?? "the file"} ${at}${overLimit(budget!)}: use fewer rows, or fewer feature columns with data.features`,
+      },
+    ]);
+  };
+  // Stops as soon as the rows read so far exceed the limit, before the whole file is held as rows.
+  const limit =
+    maxCells === undefined
+      ? undefined
+      : (row: TableRow, before: number) => {
+          const features =
+            options.features?.length ?? Math.max(1, Object.keys(row.cells).length - labels.length);
+          if ((before + 1) * (features + labels.length) > maxCells)
+            tooMany({ rows: before + 1, features }, row.line);
+        };
+  const raw = read(text, options.format, fail, limit);
   const listColumns = `; columns are: ${raw.columns.join(", ")}`;
   for (const label of labels) {
     if (!raw.columns.includes(label))
@@ -61,6 +91,9 @@ export function readTable(text: string, options: TableOptions): Table {
       fail(`feature column '${name}' not found${listColumns}`, `${path}/features/${i}`);
   });
   if (features.length === 0) fail(`no feature columns besides the label${listColumns}`);
+  if (maxCells !== undefined && raw.rows.length * (features.length + labels.length) > maxCells) {
+    tooMany({ rows: raw.rows.length, features: features.length });
+  }
 
   const cell = (row: TableRow, index: number, name: string): number => {
     const value = toNumber(row.cells[name]);

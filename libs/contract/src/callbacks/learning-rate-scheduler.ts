@@ -1,5 +1,5 @@
 import Type, { type Static } from "typebox";
-import { strict } from "./common";
+import { epochCount, MAX_EPOCH_COUNT, strict } from "./common";
 
 /**
  * Keras `LearningRateScheduler` options. The schedule is data: an expression over `epoch` and `lr`, or a
@@ -11,6 +11,7 @@ const learningRate = Type.Number({
 });
 const decaySteps = Type.Number({
   exclusiveMinimum: 0,
+  maximum: MAX_EPOCH_COUNT,
   description: "Number of steps (epochs) to decay over.",
 });
 
@@ -31,12 +32,20 @@ export const ExponentialDecay = Type.Object(
   },
 );
 
+/** The most pieces a piecewise_constant schedule may have (each epoch searches its boundaries). */
+export const MAX_PIECES = 100;
+
 export const PiecewiseConstant = Type.Object(
   {
     name: Type.Literal("piecewise_constant"),
-    boundaries: Type.Array(Type.Number(), { minItems: 1, description: "Strictly increasing epochs." }),
+    boundaries: Type.Array(Type.Number(), {
+      minItems: 1,
+      maxItems: MAX_PIECES - 1,
+      description: "Strictly increasing epochs.",
+    }),
     values: Type.Array(Type.Number({ exclusiveMinimum: 0 }), {
       minItems: 2,
+      maxItems: MAX_PIECES,
       description: "One more than boundaries.",
     }),
   },
@@ -64,7 +73,7 @@ export const CosineDecay = Type.Object(
         description: "Rate reached after a linear warmup; null skips the warmup.",
       }),
     ),
-    warmup_steps: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    warmup_steps: Type.Optional(epochCount({ default: 0 })),
   },
   {
     additionalProperties: false,
@@ -77,7 +86,7 @@ export const StepDecay = Type.Object(
     name: Type.Literal("step_decay"),
     initial_learning_rate: learningRate,
     drop: Type.Number({ exclusiveMinimum: 0, description: "Factor applied every epochs_drop epochs." }),
-    epochs_drop: Type.Integer({ minimum: 1 }),
+    epochs_drop: Type.Integer({ minimum: 1, maximum: MAX_EPOCH_COUNT }),
   },
   {
     additionalProperties: false,

@@ -1,5 +1,11 @@
 import Type, { type Static } from "typebox";
-import { ModeSchema, monitor, NullableNumber, strict, verbose } from "./common";
+import { MAX_BATCH_COUNT, ModeSchema, monitor, NullableNumber, strict, verbose } from "./common";
+
+/**
+ * The longest checkpoint name: a rendered filepath names one S3 key segment, which libs/storage/src/keys.ts
+ * bounds to 128 characters. Validation refuses a template whose longest rendering exceeds it.
+ */
+export const CHECKPOINT_NAME_MAX_LENGTH = 128;
 
 /** Keras `ModelCheckpoint` options, Keras's names and defaults. */
 // Rendered checkpoint paths become object keys: letters, digits and template punctuation only, no `..`.
@@ -23,7 +29,7 @@ export const ModelCheckpointOptions = Type.Object(
     save_weights_only: Type.Optional(Type.Boolean({ default: false })),
     mode: Type.Optional(ModeSchema),
     save_freq: Type.Optional(
-      Type.Union([Type.Literal("epoch"), Type.Integer({ minimum: 1 })], {
+      Type.Union([Type.Literal("epoch"), Type.Integer({ minimum: 1, maximum: MAX_BATCH_COUNT })], {
         default: "epoch",
         description: '"epoch" or a number of batches, counted across epochs.',
       }),

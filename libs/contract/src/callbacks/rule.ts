@@ -21,10 +21,20 @@ export type RuleHook = (typeof RULE_HOOKS)[number];
 export const ACTION_DESCRIPTION =
   '"stop_training", "checkpoint", "log", {"log": "<message>"} or {"set_learning_rate": "<expression>"}';
 
+/** The most actions one rule may run each time it fires, and the longest `{"log": …}` message. */
+export const MAX_RULE_ACTIONS = 16;
+export const MAX_LOG_MESSAGE_LENGTH = 500;
+
+const action = Type.Union([Type.String({ maxLength: 100 }), Type.Object({})]);
+
 export const RuleOptions = Type.Object(
   {
     on: Type.Optional(
-      Type.String({ default: "epoch_end", description: `When to check: ${RULE_HOOKS.join(", ")}.` }),
+      Type.String({
+        maxLength: 100,
+        default: "epoch_end",
+        description: `When to check: ${RULE_HOOKS.join(", ")}.`,
+      }),
     ),
     if: Type.Optional(
       Type.String({
@@ -33,14 +43,12 @@ export const RuleOptions = Type.Object(
         description: "Condition over epoch, batch, lr, fired and the logged metrics; omitted means always.",
       }),
     ),
-    then: Type.Union(
-      [Type.String(), Type.Object({}), Type.Array(Type.Union([Type.String(), Type.Object({})]))],
-      {
-        description: `An action or a list of actions: ${ACTION_DESCRIPTION}.`,
-      },
-    ),
+    then: Type.Union([action, Type.Array(action, { maxItems: MAX_RULE_ACTIONS })], {
+      description: `An action or a list of at most ${MAX_RULE_ACTIONS} actions: ${ACTION_DESCRIPTION}.`,
+    }),
     filepath: Type.Optional(
       Type.String({
+        maxLength: 200,
         default: "rule-{epoch:04d}",
         description: "Checkpoint template, as ModelCheckpoint's filepath.",
       }),
