@@ -13,8 +13,9 @@ import Fastify, {
   type RawServerDefault,
 } from "fastify";
 import type { Logger } from "pino";
+import { recordRouteRules } from "./auth";
 import { installJsonBodyParser } from "./body-limits";
-import { installErrorHandling } from "./errors";
+import { frameworkErrors, installErrorHandling } from "./errors";
 import { finiteNumbersOnly } from "./text-numbers";
 
 export type App = FastifyInstance<
@@ -55,7 +56,9 @@ export async function createApp(config: Pick<Config, "MAX_INLINE_BYTES">, log: L
     // pino's Logger is a FastifyBaseLogger; the cast keeps App's logger type the documented one.
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: config.MAX_INLINE_BYTES,
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  recordRouteRules(app);
   app.setValidatorCompiler(compileSchema);
   installErrorHandling(app);
   installJsonBodyParser(app);

@@ -36,6 +36,31 @@ export function authRuleOf(request: FastifyRequest): AuthRule {
   return request.routeOptions.config.auth ?? "key";
 }
 
+export interface RouteRule {
+  method: string;
+  url: string;
+  auth: AuthRule;
+}
+
+const routeRules = new WeakMap<object, RouteRule[]>();
+
+/** Every route of the app with the rule that guards it (for the tenant tests and the docs). */
+export function routesOf(app: App): RouteRule[] {
+  return routeRules.get(app) ?? [];
+}
+
+/** Keeps the table `routesOf` answers with; call before any route is added. */
+export function recordRouteRules(app: App): void {
+  const rules: RouteRule[] = [];
+  routeRules.set(app, rules);
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) {
+      const auth = (route.config as { auth?: AuthRule } | undefined)?.auth ?? "key";
+      if (method !== "HEAD") rules.push({ method, url: route.url, auth });
+    }
+  });
+}
+
 /** Installs the hook that authenticates every request before its body is read. */
 export function installAuth(app: App, options: { db: Db; adminKey: string }): void {
   const touched = new Map<string, number>();

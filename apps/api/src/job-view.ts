@@ -22,6 +22,8 @@ export function jobSummary(job: JobRow): JobSummary {
     started_at: job.startedAt?.toISOString() ?? null,
     finished_at: job.finishedAt?.toISOString() ?? null,
     error: job.error,
+    submitted_by: job.submittedBy,
+    cancelled_by: job.cancelledBy,
   };
 }
 

@@ -136,6 +136,8 @@ const job: JobSummary = {
   started_at: "2025-01-01T00:00:01.000Z",
   finished_at: "2025-01-01T00:00:09.000Z",
   error: null,
+  submitted_by: null,
+  cancelled_by: null,
 };
 
 describe("outcomes", () => {

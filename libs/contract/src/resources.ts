@@ -41,6 +41,10 @@ const jobFields = {
   started_at: Nullable(DateTime),
   finished_at: Nullable(DateTime),
   error: Nullable(Type.String({ description: "For a failed job: what went wrong and what to do." })),
+  submitted_by: Nullable(Type.String({ format: "uuid", description: "The API key that submitted the job." })),
+  cancelled_by: Nullable(
+    Type.String({ format: "uuid", description: "The API key that asked to cancel the job, if one did." }),
+  ),
 };
 
 /** A job in lists: everything but the spec, which may hold up to MAX_INLINE_BYTES of inline data. */
@@ -171,13 +175,19 @@ export const SimulationInputSchema = Type.Object(
           logs: Metrics,
           batches: Type.Optional(
             Type.Array(Metrics, {
+              maxItems: 1000,
               description: "Batch logs; default one batch with the epoch's training logs.",
             }),
           ),
         },
         strict,
       ),
-      { minItems: 1, description: "The recorded epoch logs, e.g. {loss, val_loss}, in order." },
+      {
+        minItems: 1,
+        maxItems: 10_000,
+        description:
+          "The recorded epoch logs, e.g. {loss, val_loss}, in order. A simulation replays at most 10,000 batches and reports at most 10,000 events.",
+      },
     ),
   },
   strict,
