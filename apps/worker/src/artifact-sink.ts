@@ -1,4 +1,5 @@
 import type { ArtifactSink, CheckpointArtifact } from "@plateau/callbacks";
+import { CHECKPOINT_NAME_MAX_LENGTH } from "@plateau/contract";
 import { type Db, recordCheckpoint } from "@plateau/db";
 import {
   checkpointPrefix,
@@ -28,10 +29,14 @@ export interface BestCheckpoint {
 function checkpointName(filepath: string): string {
   const name = filepath.replace(/[^A-Za-z0-9._=+-]/g, "_");
   if (!isValidName(name)) {
+    // Validation bounds a template's longest rendering, counting fixed-point values ({val_loss:.2f}) up to
+    // 16 integer digits; only a larger value gets here with a name that long.
+    const long = filepath.length > CHECKPOINT_NAME_MAX_LENGTH;
+    const shown = long ? `${filepath.slice(0, 60)}…" (${filepath.length} characters)` : `${filepath}"`;
     throw new SpecError([
       {
         path: "/callbacks",
-        message: `ModelCheckpoint filepath rendered to "${filepath}", which cannot name a checkpoint: use 1-128 letters, digits, '.', '_', '-', '=' or '+', starting with a letter or digit`,
+        message: `ModelCheckpoint filepath rendered to "${shown}, which cannot name a checkpoint: use 1-${CHECKPOINT_NAME_MAX_LENGTH} letters, digits, '.', '_', '-', '=' or '+', starting with a letter or digit${long ? "; for values this large use an exponent format, e.g. {val_loss:.2e}" : ""}`,
       },
     ]);
   }

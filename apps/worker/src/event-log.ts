@@ -1,4 +1,4 @@
-import { type EventDataByType, type EventType, wireEvent } from "@plateau/contract";
+import { boundMessage, type EventDataByType, type EventType, wireEvent } from "@plateau/contract";
 import { appendEvents, type Db, lastSeq, type NewEvent, type Prisma } from "@plateau/db";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -11,7 +11,36 @@ export interface EventLogOptions {
   jobId: string;
   flushMs: number;
   flushRows: number;
+  /**
+   * Per second, the most `callback` and the most `batch_end` events stored (MAX_EVENTS_PER_SECOND); the
+   * excess is counted and reported in one event when the second ends. Unlimited when left out.
+   */
+  maxPerSecond?: number;
   log: Logger;
+  /** The clock, in ms; tests pass their own. */
+  now?: () => number;
+}
+
+/** What a job may produce at batch speed (a Rule logging every batch); status, epoch_end and checkpoint events never are dropped. */
+const CAPPED: ReadonlySet<EventType> = new Set<EventType>(["callback", "batch_end"]);
+const WINDOW_MS = 1000;
+
+interface Window {
+  start: number;
+  stored: Partial<Record<EventType, number>>;
+  dropped: Partial<Record<EventType, number>>;
+  /** Where the last dropped event happened. */
+  epoch: number | null;
+}
+
+/** Every string in an event's data cut to MAX_STORED_MESSAGE_LENGTH (messages may quote user data). */
+function boundStrings(value: unknown): unknown {
+  if (typeof value === "string") return boundMessage(value);
+  if (Array.isArray(value)) return value.map(boundStrings);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, boundStrings(item)]));
+  }
+  return value;
 }
 
 /**
@@ -23,6 +52,9 @@ export interface EventLogOptions {
 export class EventLog {
   private buffer: NewEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private window: Window | null = null;
+  /** Ends a window in which events were dropped, so its report is not left waiting for the next event. */
+  private windowTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private failure: unknown = null;
 
@@ -41,10 +73,73 @@ export class EventLog {
     return this.seq;
   }
 
+  /**
+   * Buffers the event under the next seq and returns it; null when the event was over this second's cap
+   * (counted, and reported by one `events_dropped` event when the second ends or before the next status).
+   */
   append<T extends EventType>(
     type: T,
     data: EventDataByType[T],
     at: { epoch?: number | null; batch?: number | null } = {},
+  ): number | null {
+    if (type === "status") this.endWindow();
+    else if (CAPPED.has(type) && !this.admit(type, at.epoch ?? null)) return null;
+    return this.push(type, data, at);
+  }
+
+  private now(): number {
+    return this.options.now?.() ?? Date.now();
+  }
+
+  /** Counts the event against the current one-second window; false when that window's cap is reached. */
+  private admit(type: EventType, epoch: number | null): boolean {
+    const max = this.options.maxPerSecond;
+    if (max === undefined) return true;
+    const now = this.now();
+    if (this.window && now - this.window.start >= WINDOW_MS) this.endWindow();
+    this.window ??= { start: now, stored: {}, dropped: {}, epoch: null };
+    const window = this.window;
+    const stored = window.stored[type] ?? 0;
+    if (stored < max) {
+      window.stored[type] = stored + 1;
+      return true;
+    }
+    window.dropped[type] = (window.dropped[type] ?? 0) + 1;
+    window.epoch = epoch;
+    this.windowTimer ??= setTimeout(() => this.endWindow(), window.start + WINDOW_MS - now);
+    return false;
+  }
+
+  /** Closes the current window, reporting what it dropped as one callback event. */
+  private endWindow(): void {
+    if (this.windowTimer) clearTimeout(this.windowTimer);
+    this.windowTimer = null;
+    const window = this.window;
+    this.window = null;
+    if (!window) return;
+    const count = Object.values(window.dropped).reduce((sum, n) => sum + n, 0);
+    if (count === 0) return;
+    this.options.log.warn({ dropped: window.dropped }, "events over MAX_EVENTS_PER_SECOND were dropped");
+    this.push(
+      "callback",
+      {
+        callback: "Plateau",
+        action: "events_dropped",
+        details: {
+          count,
+          per_second: this.options.maxPerSecond,
+          by_type: window.dropped,
+          since: new Date(window.start).toISOString(),
+        },
+      },
+      { epoch: window.epoch },
+    );
+  }
+
+  private push<T extends EventType>(
+    type: T,
+    data: EventDataByType[T],
+    at: { epoch?: number | null; batch?: number | null },
   ): number {
     const seq = this.seq++;
     this.buffer.push({
@@ -53,7 +148,7 @@ export class EventLog {
       type,
       epoch: at.epoch ?? null,
       batch: at.batch ?? null,
-      data: data as Prisma.InputJsonValue,
+      data: boundStrings(data) as Prisma.InputJsonValue,
       createdAt: new Date(),
     });
     if (this.buffer.length >= this.options.flushRows) void this.flush();
@@ -98,8 +193,9 @@ export class EventLog {
     await pipeline.exec().catch((error) => log.warn({ err: error }, "could not publish live events"));
   }
 
-  /** Final flush; throws when events could not be stored. */
+  /** Final flush (after reporting any dropped events); throws when events could not be stored. */
   async close(): Promise<void> {
+    this.endWindow();
     await this.flush();
     if (this.buffer.length > 0) {
       if (this.timer) clearTimeout(this.timer);

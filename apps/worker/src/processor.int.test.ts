@@ -48,6 +48,10 @@ const config = {
   BATCH_METRICS_EVERY: 2,
   BATCH_METRICS_INTERVAL_MS: 60_000,
   EVENT_FLUSH_MS: 50,
+  // These tests count every sampled batch; event-log.int.test.ts tests the cap.
+  MAX_EVENTS_PER_SECOND: 100_000,
+  // Iris (750 cells) fits; the file of the data-limit test does not.
+  MAX_DATA_CELLS: 1000,
 };
 const db = createDb(config.DATABASE_URL);
 const tenant = await createTestTenant(db, "worker");
@@ -411,5 +415,43 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
       worker: workerName,
       epoch: 1,
     });
+  });
+
+  it("fails a job whose file data exceeds MAX_DATA_CELLS once, saying what to change, without retrying it", async () => {
+    const datasetId = "5d0c1b7e-8e0a-4b9f-a3a4-3f8f5c2b9e10";
+    const key = datasetKey(datasetId, "big.csv");
+    const lines = Array.from({ length: 400 }, (_, i) => `${i},${i % 7},${i % 3}`);
+    await putObject(storage, key, ["a,b,label", ...lines].join("\n"));
+    await createDataset(db, {
+      id: datasetId,
+      tenantId: tenant.id,
+      filename: "big.csv",
+      format: "csv",
+      key,
+      sizeBytes: 1,
+      columns: [],
+      rows: 400,
+    });
+    const jobId = await submit({
+      ...irisExample,
+      name: "too-big",
+      model: {
+        layers: [{ class_name: "Dense", config: { units: 3, activation: "softmax", input_shape: [2] } }],
+      },
+      data: { source: "dataset", id: datasetId, label: "label" },
+      fit: { epochs: 2 },
+      callbacks: [],
+    });
+    expect(await finished(jobId)).toMatchObject({
+      status: "failed",
+      stopReason: "error",
+      error: `/data: dataset ${datasetId} reaches 334 rows × 3 columns (2 features + 1 label) = 1,002 cells at line 335; this service accepts at most 1,000 cells of data per job, training and validation together (MAX_DATA_CELLS): use fewer rows, or fewer feature columns with data.features`,
+    });
+    const events = await allEvents(jobId);
+    const statuses = events
+      .filter((e) => e.type === "status")
+      .map((e) => (e.data as { status: string }).status);
+    expect(statuses).toEqual(["queued", "running", "failed"]);
+    expect((await queue.getJob(jobId))?.attemptsMade ?? 0).toBeLessThanOrEqual(1);
   });
 });

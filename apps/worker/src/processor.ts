@@ -1,6 +1,12 @@
 import { callbacksFromSpecs } from "@plateau/callbacks";
 import type { Config } from "@plateau/config";
-import { type CallbackSpec, type CompileSpec, type JobSpec, TERMINAL_STATUSES } from "@plateau/contract";
+import {
+  boundMessage,
+  type CallbackSpec,
+  type CompileSpec,
+  type JobSpec,
+  TERMINAL_STATUSES,
+} from "@plateau/contract";
 import { type Db, finishJob, getJob, type Job, type JobOutcome, markRunning } from "@plateau/db";
 import { jobEventsChannel, type TrainingJob } from "@plateau/queue";
 import { dataUriPrefixes } from "@plateau/spec";
@@ -88,9 +94,12 @@ export function createProcessor(context: ProcessorContext) {
       jobId,
       flushMs: config.EVENT_FLUSH_MS,
       flushRows: config.EVENT_FLUSH_ROWS,
+      maxPerSecond: config.MAX_EVENTS_PER_SECOND,
       log,
     });
-    const finish = async (outcome: JobOutcome): Promise<TrainingResult> => {
+    const finish = async (ended: JobOutcome): Promise<TrainingResult> => {
+      // A message may quote user data of any size: the row, the event and the log get the same cut.
+      const outcome = ended.error === undefined ? ended : { ...ended, error: boundMessage(ended.error) };
       await events.flush();
       const finished = await finishJob(db, jobId, outcome);
       if (finished) {
@@ -162,7 +171,7 @@ async function runJob(
   const { tenantId } = row;
   const dataUris = { bucket: storage.bucket, prefixes: dataUriPrefixes(config.DATA_URI_PREFIXES, tenantId) };
   const fetched = await fetchData(spec.data, { db, storage, dataUris, tenantId });
-  const data = loadData(tf, fetched.spec, fetched.files);
+  const data = loadData(tf, fetched.spec, fetched.files, { maxCells: config.MAX_DATA_CELLS });
   const sink = new S3ArtifactSink({ storage, db, jobId: row.id, events });
   let model: LayersModel | undefined;
   try {

@@ -38,6 +38,24 @@ export function statusFor(stopReason: StopReason): JobStatus {
   return STATUS_FOR[stopReason];
 }
 
+/**
+ * The longest message Plateau stores: a job's `error` and every string in an event are cut to this many
+ * characters before they reach Postgres, so a message quoting user data (a spec, a rendered template, a
+ * file's cell) stays small for every reader of the job.
+ */
+export const MAX_STORED_MESSAGE_LENGTH = 2000;
+
+/** `message` if short enough, else its start and "… (<total> characters)", at most `max` characters. */
+export function boundMessage(message: string, max = MAX_STORED_MESSAGE_LENGTH): string {
+  if (message.length <= max) return message;
+  const suffix = `… (${message.length} characters)`;
+  let end = Math.max(0, max - suffix.length);
+  // Never split a surrogate pair.
+  const code = message.charCodeAt(end - 1);
+  if (code >= 0xd800 && code <= 0xdbff) end -= 1;
+  return message.slice(0, end) + suffix;
+}
+
 export const Logs = Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()]), {
   description: "Keras logs as tfjs reports them (loss, acc, val_loss, val_acc, …) plus learning_rate.",
 });

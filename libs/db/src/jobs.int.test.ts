@@ -135,6 +135,17 @@ describe("job state transitions", () => {
     expect(await markRunning(db, job.id, worker)).toBeNull();
   });
 
+  it("stores an error of at most 2,000 characters: the start, then the total length", async () => {
+    const job = await newJob();
+    await markRunning(db, job.id, worker);
+    const quoted = `ModelCheckpoint filepath rendered to "${"0".repeat(1_000_000)}"`;
+    await finishJob(db, job.id, { stopReason: "error", error: quoted });
+    const { error } = (await getJob(db, job.id))!;
+    expect(error).toHaveLength(2000);
+    expect(error!.startsWith('ModelCheckpoint filepath rendered to "000')).toBe(true);
+    expect(error!.endsWith(`0… (${quoted.length} characters)`)).toBe(true);
+  });
+
   it("maps every stop reason to its status", async () => {
     const expected = {
       completed: "succeeded",

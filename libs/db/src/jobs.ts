@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { statusFor } from "@plateau/contract";
+import { boundMessage, statusFor } from "@plateau/contract";
 import type { DbClient } from "./client";
 import { type Job, type JobStatus, Prisma, type StopReason } from "./generated/prisma/client";
 
@@ -74,7 +74,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   const [time, id, ...rest] = Buffer.from(cursor, "base64url").toString().split("|");
   const createdAt = new Date(time);
-  if (rest.length > 0 || !id || !UUID.test(id) || Number.isNaN(createdAt.getTime())) {
+  // Cursors this API writes hold real job times; a crafted year before 1 AD, which JavaScript accepts,
+  // would fail the query in Postgres.
+  if (
+    rest.length > 0 ||
+    !id ||
+    !UUID.test(id) ||
+    Number.isNaN(createdAt.getTime()) ||
+    createdAt.getUTCFullYear() < 1
+  ) {
     throw new InvalidCursorError(cursor);
   }
   return { createdAt, id };
@@ -130,7 +138,8 @@ export function finishJob(db: DbClient, id: string, outcome: JobOutcome): Promis
       data: {
         status: statusFor(outcome.stopReason),
         stopReason: outcome.stopReason,
-        error: outcome.error,
+        // Cut to MAX_STORED_MESSAGE_LENGTH: a message may quote user data of any size.
+        error: outcome.error === undefined ? undefined : boundMessage(outcome.error),
         stopDetails: outcome.stopDetails,
         epoch: outcome.epoch,
         learningRate: outcome.learningRate,

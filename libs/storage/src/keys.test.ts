@@ -1,3 +1,4 @@
+import { CHECKPOINT_NAME_MAX_LENGTH } from "@plateau/contract";
 import { describe, expect, it } from "vitest";
 import {
   checkpointPrefix,
@@ -12,6 +13,13 @@ import {
 const id = "0b6f7c1e-3a55-4c2e-9d0b-6a1f2e3d4c5b";
 
 describe("key layout", () => {
+  it("holds checkpoint names of up to CHECKPOINT_NAME_MAX_LENGTH characters, the bound validation relies on", () => {
+    expect(checkpointPrefix(id, "a".repeat(CHECKPOINT_NAME_MAX_LENGTH))).toContain("a".repeat(128));
+    expect(() => checkpointPrefix(id, "a".repeat(CHECKPOINT_NAME_MAX_LENGTH + 1))).toThrow(
+      InvalidKeyPartError,
+    );
+  });
+
   it("places checkpoints, resume state and datasets under their documented prefixes", () => {
     expect(fileKey(checkpointPrefix(id, "best"), "model.json")).toBe(
       `jobs/${id}/checkpoints/best/model.json`,
