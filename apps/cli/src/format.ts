@@ -1,11 +1,14 @@
 import type {
+  ApiKey,
   BestCheckpoint,
   CallbackData,
+  CreatedApiKey,
   Dataset,
   Job,
   JobSummary,
   SimulationResult,
   StatusData,
+  Tenant,
   TypedJobEvent,
 } from "@plateau/contract";
 
@@ -150,7 +153,11 @@ export function jobTable(jobs: JobSummary[]): string[] {
     job.created_at,
     job.name,
   ]);
-  const header = ["ID", "STATUS", "STOP_REASON", "EPOCH", "CREATED", "NAME"];
+  return table(["ID", "STATUS", "STOP_REASON", "EPOCH", "CREATED", "NAME"], rows);
+}
+
+/** Columns padded to their widest cell, two spaces apart; the last one is not padded. */
+function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
   return [header, ...rows].map((row) =>
     row
@@ -158,6 +165,44 @@ export function jobTable(jobs: JobSummary[]): string[] {
       .join("  ")
       .trimEnd(),
   );
+}
+
+export function tenantLines(tenant: Tenant): string[] {
+  return [
+    `tenant ${tenant.id}: ${tenant.name} (created ${tenant.created_at})`,
+    `give it a key: plateau keys create --tenant ${tenant.id}`,
+  ];
+}
+
+/** The new key, set apart on a line of its own, and that it will not be shown again. */
+export function createdKeyLines(created: CreatedApiKey): string[] {
+  const name = created.name ? ` "${created.name}"` : "";
+  return [
+    `API key ${created.id}${name} for tenant ${created.tenant_id}:`,
+    "",
+    `  ${created.key}`,
+    "",
+    "This is the only time the key is shown (Plateau keeps only its SHA-256): store it now.",
+    'Clients send it as "Authorization: Bearer <key>"; the CLI takes --api-key or PLATEAU_API_KEY.',
+    `Revoke it with: plateau keys revoke ${created.id}`,
+  ];
+}
+
+/** Id, prefix, name, created, last used, revoked: what tells keys apart, never the keys. */
+export function keyTable(keys: ApiKey[]): string[] {
+  const rows = keys.map((key) => [
+    key.id,
+    `${key.prefix}…`,
+    key.created_at,
+    key.last_used_at ?? "never",
+    key.revoked_at ?? "-",
+    key.name ?? "",
+  ]);
+  return table(["ID", "PREFIX", "CREATED", "LAST_USED", "REVOKED", "NAME"], rows);
+}
+
+export function revokedKeyLines(key: ApiKey): string[] {
+  return [`key ${key.id} (${key.prefix}…) revoked at ${key.revoked_at}: requests with it now answer 401`];
 }
 
 export function datasetLines(dataset: Dataset): string[] {

@@ -4,8 +4,9 @@ import { buildProgram, UsageError } from "./program";
 
 /**
  * `plateau`: the command-line client of the Plateau API (npm run cli -- <command>). It is a user tool,
- * not a service process, so it reads its one setting, PLATEAU_API_URL, here rather than through
- * @plateau/config; --api overrides it.
+ * not a service process, so it reads its settings here rather than through @plateau/config:
+ * PLATEAU_API_URL (--api overrides it), and PLATEAU_API_KEY / ADMIN_API_KEY (--api-key, --admin-key;
+ * for a local API, .stack/api-key and .stack/admin-key in the current directory: see credentials.ts).
  */
 const defaultApi = process.env.PLATEAU_API_URL || "http://127.0.0.1:8080";
 
@@ -14,6 +15,8 @@ process.once("SIGINT", () => interrupt.abort());
 
 const program = buildProgram({
   defaultApi,
+  env: process.env,
+  cwd: process.cwd(),
   out: process.stdout,
   signal: interrupt.signal,
   setExitCode: (code) => {

@@ -1,14 +1,29 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { PlateauClient } from "@plateau/client";
+import { ApiError, PlateauClient } from "@plateau/client";
 import { JOB_STATUSES, type JobSpec, type JobStatus, type SimulationInput } from "@plateau/contract";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { type KeyKind, type ResolvedKey, refusalHelp, resolveKey } from "./credentials";
 import { followJob, type Output } from "./follow";
-import { bestLines, datasetLines, jobLines, jobTable, simulationLines } from "./format";
+import {
+  bestLines,
+  createdKeyLines,
+  datasetLines,
+  jobLines,
+  jobTable,
+  keyTable,
+  revokedKeyLines,
+  simulationLines,
+  tenantLines,
+} from "./format";
 
 export interface CliContext {
   /** The API URL when --api is not given (main.ts: PLATEAU_API_URL or the local default). */
   defaultApi: string;
+  /** Where PLATEAU_API_KEY and ADMIN_API_KEY are read (main.ts: process.env). */
+  env: Record<string, string | undefined>;
+  /** The directory whose .stack/api-key and .stack/admin-key are read for a local API (main.ts: the cwd). */
+  cwd: string;
   out: Output;
   /** Ctrl-C: stops following (the job keeps running). */
   signal?: AbortSignal;
@@ -55,19 +70,65 @@ export function buildProgram(context: CliContext): Command {
     .addOption(
       new Option("--api <url>", "Plateau API base URL (env PLATEAU_API_URL)").default(context.defaultApi),
     )
+    .option("--api-key <key>", "a tenant's API key (env PLATEAU_API_KEY, or .stack/api-key for a local API)")
+    .option(
+      "--admin-key <key>",
+      "the API's ADMIN_API_KEY, for tenants and keys (env ADMIN_API_KEY, or .stack/admin-key)",
+    )
     .option("--json", "print the API's JSON response instead of text")
-    .addHelpText("after", "\nEnvironment:\n  PLATEAU_API_URL  the API's base URL when --api is not given")
+    .addHelpText(
+      "after",
+      [
+        "",
+        "Environment:",
+        "  PLATEAU_API_URL  the API's base URL when --api is not given",
+        "  PLATEAU_API_KEY  the tenant key when --api-key is not given",
+        "  ADMIN_API_KEY    the admin key when --admin-key is not given (tenants, keys commands)",
+        "",
+        "Key files: when neither is given and the API is on this machine (127.0.0.1, localhost), the CLI",
+        "reads .stack/api-key and .stack/admin-key in the current directory; npm run dev writes both.",
+      ].join("\n"),
+    )
     .showHelpAfterError()
     .configureOutput({ writeOut: (text) => out.write(text) });
 
-  /** The client, the global options, and a printer that honours --json. */
-  const setup = (command: Command) => {
-    const options = command.optsWithGlobals<{ api: string; json?: boolean }>();
-    const client = new PlateauClient({ baseUrl: options.api });
+  /** The key the running command sent, so that a 401 can say which one was refused and what to do. */
+  let sent: ResolvedKey | undefined;
+
+  /** The client (with the tenant key, or the admin key), the global options, and a printer that honours --json. */
+  const setup = (command: Command, kind: KeyKind = "tenant") => {
+    const options = command.optsWithGlobals<{
+      api: string;
+      apiKey?: string;
+      adminKey?: string;
+      json?: boolean;
+    }>();
+    sent = resolveKey({
+      kind,
+      flag: kind === "admin" ? options.adminKey : options.apiKey,
+      env: context.env,
+      cwd: context.cwd,
+      api: options.api,
+    });
+    const client = new PlateauClient({ baseUrl: options.api, apiKey: sent.key });
     const show = (value: unknown, lines: () => string[]) =>
       print(options.json ? JSON.stringify(value, null, 2) : lines());
     return { client, show, json: options.json === true };
   };
+
+  /** An action whose 401 is explained: which key was sent (or none found), and where to give one. */
+  const act =
+    <A extends unknown[]>(action: (...args: A) => Promise<void>) =>
+    async (...args: A) => {
+      try {
+        await action(...args);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401 && sent) {
+          throw new UsageError([error.message, ...refusalHelp(sent)].join("\n"));
+        }
+        throw error;
+      }
+    };
 
   const follow = async (client: PlateauClient, id: string) => {
     const job = await followJob(client, id, out, context.signal);
@@ -79,21 +140,25 @@ export function buildProgram(context: CliContext): Command {
     .description("submit a job spec (JSON, Keras field names); prints the job id")
     .argument("<spec.json>", "the job spec file")
     .option("-f, --follow", "follow the job until it ends")
-    .action(async (path: string, options: { follow?: boolean }, command: Command) => {
-      const { client, show, json } = setup(command);
-      const job = await client.submitJob(await readJson<JobSpec>(path, "job spec"));
-      show(job, () => [`submitted job ${job.id} (${job.name}): ${job.status}`]);
-      if (options.follow) await follow(client, job.id);
-      else if (!json) print(`follow it with: plateau follow ${job.id}`);
-    });
+    .action(
+      act(async (path: string, options: { follow?: boolean }, command: Command) => {
+        const { client, show, json } = setup(command);
+        const job = await client.submitJob(await readJson<JobSpec>(path, "job spec"));
+        show(job, () => [`submitted job ${job.id} (${job.name}): ${job.status}`]);
+        if (options.follow) await follow(client, job.id);
+        else if (!json) print(`follow it with: plateau follow ${job.id}`);
+      }),
+    );
 
   program
     .command("follow")
     .description("stream a job's epochs and callback decisions until it ends; exits 1 unless it succeeded")
     .argument("<id>", "job id")
-    .action(async (id: string, _options: unknown, command: Command) => {
-      await follow(setup(command).client, id);
-    });
+    .action(
+      act(async (id: string, _options: unknown, command: Command) => {
+        await follow(setup(command).client, id);
+      }),
+    );
 
   /** A command on one job: fetch something about it, then show it. */
   const jobCommand = <T>(
@@ -106,11 +171,13 @@ export function buildProgram(context: CliContext): Command {
       .command(name)
       .description(description)
       .argument("<id>", "job id")
-      .action(async (id: string, _options: unknown, command: Command) => {
-        const { client, show } = setup(command);
-        const value = await call(client, id);
-        show(value, () => lines(value, id));
-      });
+      .action(
+        act(async (id: string, _options: unknown, command: Command) => {
+          const { client, show } = setup(command);
+          const value = await call(client, id);
+          show(value, () => lines(value, id));
+        }),
+      );
 
   jobCommand("status", "a job's status, progress and best value so far", (c, id) => c.getJob(id), jobLines);
   program
@@ -119,18 +186,20 @@ export function buildProgram(context: CliContext): Command {
     .addOption(new Option("--status <status>", "only jobs with this status").choices(JOB_STATUSES))
     .option("--limit <n>", "jobs per page (at most 100)", positiveInteger, 20)
     .option("--cursor <cursor>", "next_cursor printed by the previous page")
-    .action(async (options: { status?: JobStatus; limit: number; cursor?: string }, command: Command) => {
-      const { client, show } = setup(command);
-      const page = await client.listJobs({
-        status: options.status,
-        limit: options.limit,
-        cursor: options.cursor,
-      });
-      show(page, () => [
-        ...(page.items.length > 0 ? jobTable(page.items) : ["no jobs"]),
-        ...(page.next_cursor ? [`more: plateau list --cursor ${page.next_cursor}`] : []),
-      ]);
-    });
+    .action(
+      act(async (options: { status?: JobStatus; limit: number; cursor?: string }, command: Command) => {
+        const { client, show } = setup(command);
+        const page = await client.listJobs({
+          status: options.status,
+          limit: options.limit,
+          cursor: options.cursor,
+        });
+        show(page, () => [
+          ...(page.items.length > 0 ? jobTable(page.items) : ["no jobs"]),
+          ...(page.next_cursor ? [`more: plateau list --cursor ${page.next_cursor}`] : []),
+        ]);
+      }),
+    );
 
   jobCommand(
     "cancel",
@@ -154,12 +223,14 @@ export function buildProgram(context: CliContext): Command {
     .command("upload")
     .description("upload a CSV or JSONL file as a dataset; prints its id for job specs")
     .argument("<file>", "a .csv or .jsonl file")
-    .action(async (path: string, _options: unknown, command: Command) => {
-      const { client, show } = setup(command);
-      const content = await readText(path, "dataset file");
-      const dataset = await client.uploadDataset(content, { filename: basename(path) });
-      show(dataset, () => datasetLines(dataset));
-    });
+    .action(
+      act(async (path: string, _options: unknown, command: Command) => {
+        const { client, show } = setup(command);
+        const content = await readText(path, "dataset file");
+        const dataset = await client.uploadDataset(content, { filename: basename(path) });
+        show(dataset, () => datasetLines(dataset));
+      }),
+    );
 
   program
     .command("simulate")
@@ -167,11 +238,70 @@ export function buildProgram(context: CliContext): Command {
       "dry-run callbacks over a recorded metric sequence ({callbacks, optimizer?, epochs: [{logs}]})",
     )
     .argument("<input.json>", "the simulation input")
-    .action(async (path: string, _options: unknown, command: Command) => {
-      const { client, show } = setup(command);
-      const result = await client.simulate(await readJson<SimulationInput>(path, "simulation input"));
-      show(result, () => simulationLines(result));
-    });
+    .action(
+      act(async (path: string, _options: unknown, command: Command) => {
+        const { client, show } = setup(command);
+        const result = await client.simulate(await readJson<SimulationInput>(path, "simulation input"));
+        show(result, () => simulationLines(result));
+      }),
+    );
+
+  const tenants = program
+    .command("tenants")
+    .description("tenants (needs the admin key: --admin-key or ADMIN_API_KEY)");
+  tenants
+    .command("create")
+    .description("create a tenant; prints its id, for plateau keys create --tenant <id>")
+    .argument("<name>", "a unique name: letters, digits, '_', '.', '-'")
+    .action(
+      act(async (name: string, _options: unknown, command: Command) => {
+        const { client, show } = setup(command, "admin");
+        const tenant = await client.createTenant(name);
+        show(tenant, () => tenantLines(tenant));
+      }),
+    );
+
+  const keys = program
+    .command("keys")
+    .description("a tenant's API keys (needs the admin key: --admin-key or ADMIN_API_KEY)");
+  keys
+    .command("create")
+    .description("create an API key for a tenant and print it: the only time it is shown")
+    .requiredOption("--tenant <id>", "the tenant's id (plateau tenants create prints it)")
+    .option("--name <name>", "what the key is for, shown by keys list")
+    .action(
+      act(async (options: { tenant: string; name?: string }, command: Command) => {
+        const { client, show } = setup(command, "admin");
+        const created = await client.createApiKey(options.tenant, options.name ? { name: options.name } : {});
+        show(created, () => createdKeyLines(created));
+      }),
+    );
+  keys
+    .command("list")
+    .description("a tenant's keys: id, prefix, name, created, last used, revoked (never the keys themselves)")
+    .requiredOption("--tenant <id>", "the tenant's id")
+    .action(
+      act(async (options: { tenant: string }, command: Command) => {
+        const { client, show } = setup(command, "admin");
+        const list = await client.listApiKeys(options.tenant);
+        show(list, () =>
+          list.items.length > 0
+            ? keyTable(list.items)
+            : [`no keys; create one with: plateau keys create --tenant ${options.tenant}`],
+        );
+      }),
+    );
+  keys
+    .command("revoke")
+    .description("revoke a key: every request with it answers 401 from now on")
+    .argument("<key-id>", "the key's id (plateau keys list shows it)")
+    .action(
+      act(async (id: string, _options: unknown, command: Command) => {
+        const { client, show } = setup(command, "admin");
+        const key = await client.revokeApiKey(id);
+        show(key, () => revokedKeyLines(key));
+      }),
+    );
 
   return program;
 }

@@ -36,7 +36,8 @@ async function server(answer: (request: IncomingMessage, response: ServerRespons
   await once(http, "listening");
   servers.push(http);
   const { port } = http.address() as AddressInfo;
-  return { client: new PlateauClient({ baseUrl: `http://127.0.0.1:${port}` }), seen };
+  const url = `http://127.0.0.1:${port}`;
+  return { client: new PlateauClient({ baseUrl: url }), seen, url };
 }
 
 const json = (status: number, body: unknown) => (_request: IncomingMessage, response: ServerResponse) =>
@@ -82,6 +83,30 @@ describe("PlateauClient", () => {
       callbacks: [{ type: "TerminateOnNaN" }],
       epochs: [{ logs: { loss: 1 } }],
     });
+  });
+
+  it("sends the key on every request, and calls the admin routes with their methods and bodies", async () => {
+    const authorizations: (string | undefined)[] = [];
+    const { seen, url } = await server((request, response) => {
+      authorizations.push(request.headers.authorization);
+      json(200, { items: [] })(request, response);
+    });
+    const admin = new PlateauClient({ baseUrl: url, apiKey: "admin-key-of-twenty-chars" });
+    const tenant = "7d4c1a52-0d8e-4b8f-9f7e-2f0a4b1c9d3e";
+    const key = "0b9e3c1d-5a6f-4e2b-8c7d-1e2f3a4b5c6d";
+    await admin.createTenant("team-a");
+    await admin.createApiKey(tenant, { name: "ci" });
+    await admin.createApiKey(tenant);
+    await admin.listApiKeys(tenant);
+    await admin.revokeApiKey(key);
+    expect(seen.map(({ method, url, body }) => [method, url, body])).toEqual([
+      ["POST", "/v1/admin/tenants", '{"name":"team-a"}'],
+      ["POST", `/v1/admin/tenants/${tenant}/keys`, '{"name":"ci"}'],
+      ["POST", `/v1/admin/tenants/${tenant}/keys`, "{}"],
+      ["GET", `/v1/admin/tenants/${tenant}/keys`, ""],
+      ["DELETE", `/v1/admin/keys/${key}`, ""],
+    ]);
+    expect(authorizations).toEqual(Array(5).fill("Bearer admin-key-of-twenty-chars"));
   });
 
   it("uploads a dataset as the raw file, typed by its extension", async () => {

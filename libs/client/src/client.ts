@@ -1,7 +1,9 @@
 import type {
+  ApiKey,
   BestCheckpoint,
   CancelResult,
   CheckpointList,
+  CreatedApiKey,
   Dataset,
   Job,
   JobPage,
@@ -9,9 +11,11 @@ import type {
   ListJobsQuery,
   MetricsPage,
   MetricsQuery,
+  NewApiKey,
   SimulationInput,
   SimulationResult,
   StreamEvent,
+  Tenant,
 } from "@plateau/contract";
 import { ApiError, ApiUnreachableError } from "./errors";
 import { type StreamEventsOptions, streamEvents } from "./event-stream";
@@ -19,7 +23,10 @@ import { type StreamEventsOptions, streamEvents } from "./event-stream";
 export interface ClientOptions {
   /** Where the API listens, e.g. http://127.0.0.1:8080 (a trailing slash is fine). */
   baseUrl: string;
-  /** Sent as `Authorization: Bearer <apiKey>` on every request. */
+  /**
+   * Sent as `Authorization: Bearer <apiKey>` on every request: a tenant's key (`plat_…`), or the API's
+   * ADMIN_API_KEY for the admin methods (createTenant, createApiKey, listApiKeys, revokeApiKey).
+   */
   apiKey?: string;
   /** Defaults to the global fetch (Node 20). */
   fetch?: typeof fetch;
@@ -103,6 +110,28 @@ export class PlateauClient {
   /** Server-Sent Events of a job, reconnecting with Last-Event-ID; ends with the `done` event. */
   streamEvents(id: string, options: StreamEventsOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
     return streamEvents({ baseUrl: this.baseUrl, fetch: this.fetch }, id, options);
+  }
+
+  // Administration (/v1/admin): these need a client whose apiKey is the API's ADMIN_API_KEY.
+
+  /** Creates a tenant; its name is unique (409 otherwise). Needs the admin key. */
+  createTenant(name: string): Promise<Tenant> {
+    return this.request("POST", "/v1/admin/tenants", { json: { name } });
+  }
+
+  /** A new key for the tenant; `key` is in this answer only (the API keeps its hash). Needs the admin key. */
+  createApiKey(tenantId: string, options: NewApiKey = {}): Promise<CreatedApiKey> {
+    return this.request("POST", `/v1/admin/tenants/${encodeURIComponent(tenantId)}/keys`, { json: options });
+  }
+
+  /** The tenant's keys, oldest first: prefix, name, created, last used, revoked; never the secrets. */
+  listApiKeys(tenantId: string): Promise<{ items: ApiKey[] }> {
+    return this.request("GET", `/v1/admin/tenants/${encodeURIComponent(tenantId)}/keys`);
+  }
+
+  /** Revokes a key (every request with it answers 401 from then on); revoking twice keeps the first time. */
+  revokeApiKey(keyId: string): Promise<ApiKey> {
+    return this.request("DELETE", `/v1/admin/keys/${encodeURIComponent(keyId)}`);
   }
 
   private async request<T>(
