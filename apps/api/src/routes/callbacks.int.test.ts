@@ -8,7 +8,7 @@ beforeAll(async () => {
 afterAll(() => api.close());
 
 const simulate = (payload: unknown) =>
-  api.app.inject({ method: "POST", url: "/v1/callbacks/simulate", payload: payload as object });
+  api.inject({ method: "POST", url: "/v1/callbacks/simulate", payload: payload as object });
 
 describe("POST /v1/callbacks/simulate", () => {
   it("replays a metric sequence through the callbacks and reports their decisions", async () => {
@@ -47,5 +47,35 @@ describe("POST /v1/callbacks/simulate", () => {
     expect(paths).toEqual(
       expect.arrayContaining(["/callbacks/0/factor", "/callbacks/1/type", "/optimizer/name", "/epochs"]),
     );
+  });
+
+  it("refuses at once a checkpoint width no name can hold, and expressions nested too deeply, at their paths", async () => {
+    const started = Date.now();
+    const response = await simulate({
+      callbacks: [
+        { type: "ModelCheckpoint", monitor: "loss", filepath: "ckpt-{epoch:0536870000d}" },
+        {
+          type: "ModelCheckpoint",
+          monitor: "loss",
+          filepath: "{epoch}-{loss:.9f}-{loss:.9f}-{loss:.9f}-{loss:.9f}-{loss:.9f}",
+        },
+        { type: "LearningRateScheduler", schedule: `${"-(".repeat(300)}lr${")".repeat(300)}` },
+      ],
+      epochs: [{ logs: { loss: 1 } }],
+    });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(response.statusCode).toBe(400);
+    expect(response.json().details).toEqual([
+      {
+        path: "/callbacks/0/filepath",
+        message:
+          "width 536870000 in '{epoch:0536870000d}' is over 128: a checkpoint name has at most 128 characters",
+      },
+      { path: "/callbacks/1/filepath", message: expect.stringMatching(/^can render to 150 characters/) },
+      {
+        path: "/callbacks/2/schedule",
+        message: "parentheses are nested 300 deep; at most 50 levels are allowed",
+      },
+    ]);
   });
 });
