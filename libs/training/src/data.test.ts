@@ -254,3 +254,51 @@ describe("fitArgs", () => {
     expect(losses[1]).toBeCloseTo((0 + 3) / 2, 6);
   });
 });
+
+describe("MAX_DATA_CELLS", () => {
+  const limit = { maxCells: 1000 };
+
+  it("refuses a builtin source over the limit before generating it", () => {
+    const started = Date.now();
+    const issues = issuesOf(() =>
+      loadData(tf, { source: "builtin", name: "regression", samples: 50_000_000, features: 1000 }, {}, limit),
+    );
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(issues).toEqual([
+      {
+        path: "/data",
+        message:
+          "has 50,000,000 rows × 1,001 columns (1,000 features + 1 label) = 50,050,000,000 cells; this service accepts at most 1,000 cells of data per job, training and validation together (MAX_DATA_CELLS)",
+      },
+    ]);
+    expect(loadData(tf, { source: "builtin", name: "xor", samples: 333 }, {}, limit).train.x.shape).toEqual([
+      333, 2,
+    ]);
+  });
+
+  it("stops reading a file at the row that passes the limit, and counts validation data with training data", () => {
+    const rows = (n: number) =>
+      ["a,b,y", ...Array.from({ length: n }, (_, i) => `${i},${i},${i % 2}`)].join("\n");
+    const file = { source: "uri" as const, uri: "s3://b/big.csv", label: "y" };
+    expect(issuesOf(() => loadData(tf, file, { data: rows(100_000) }, limit))).toEqual([
+      {
+        path: "/data",
+        message:
+          "s3://b/big.csv reaches 334 rows × 3 columns (2 features + 1 label) = 1,002 cells at line 335; this service accepts at most 1,000 cells of data per job, training and validation together (MAX_DATA_CELLS): use fewer rows, or fewer feature columns with data.features",
+      },
+    ]);
+    // Only the columns used count: one feature of three.
+    expect(loadData(tf, { ...file, features: ["a"] }, { data: rows(500) }, limit).train.x.shape).toEqual([
+      500, 1,
+    ]);
+
+    const withValidation = { ...file, validation: { ...file, uri: "s3://b/val.csv" } };
+    const issues = issuesOf(() =>
+      loadData(tf, withValidation, { data: rows(200), validation: rows(200) }, limit),
+    );
+    expect(issues[0].path).toBe("/data/validation");
+    expect(issues[0].message).toMatch(
+      /^s3:\/\/b\/val.csv reaches 134 rows × 3 columns .* at line 135 besides the training data's 600; this service accepts at most 1,000 cells/,
+    );
+  });
+});
