@@ -1,5 +1,5 @@
 import { type ErrorResponse, type Issue, pointerToken } from "@plateau/contract";
-import type { FastifyError, FastifySchemaValidationError } from "fastify";
+import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from "fastify";
 import Type from "typebox";
 import type { App } from "./app";
 
@@ -13,6 +13,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details: Issue[] = [],
+    /** Response headers that go with the error, e.g. Retry-After on a 429. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = "ApiError";
@@ -28,6 +30,7 @@ const CODES: Record<number, string> = {
   406: "not_acceptable",
   409: "conflict",
   413: "payload_too_large",
+  414: "uri_too_long",
   415: "unsupported_media_type",
   422: "unprocessable",
   429: "too_many_requests",
@@ -38,7 +41,10 @@ const CODES: Record<number, string> = {
 export function installErrorHandling(app: App): void {
   app.setErrorHandler<FastifyError | ApiError>((error, request, reply) => {
     if (error instanceof ApiError) {
-      return reply.code(error.statusCode).send(body(error.code, error.message, error.details));
+      return reply
+        .code(error.statusCode)
+        .headers(error.headers)
+        .send(body(error.code, error.message, error.details));
     }
     if (error.validation) {
       const details = validationDetails(error.validation, error.validationContext ?? "body");
@@ -70,6 +76,22 @@ export function installErrorHandling(app: App): void {
       .code(404)
       .send(body("not_found", `There is no route ${request.method} ${request.url.split("?")[0]}.`)),
   );
+}
+
+/**
+ * Fastify's `frameworkErrors`: what its router refuses before any route or hook runs — a path that is
+ * not valid percent-encoding (400), a path parameter over maxParamLength (414) — in the same shape.
+ */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const status =
+    error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+  const message =
+    error.code === "FST_ERR_MAX_PARAM_LENGTH"
+      ? "A path segment is too long: no id or file name of this API is longer than 100 characters."
+      : error.code === "FST_ERR_BAD_URL"
+        ? "The URL path is not valid: a % must start a %XX escape of UTF-8."
+        : error.message;
+  void reply.code(status).send(body(CODES[status] ?? "bad_request", message));
 }
 
 function body(error: string, message: string, details: Issue[] = []): ErrorResponse {

@@ -1,6 +1,7 @@
 import { probeBucket } from "@plateau/storage";
 import { type App, createApp } from "./app";
 import { installAuth } from "./auth";
+import { installRateLimit } from "./rate-limit";
 import type { ApiDeps } from "./deps";
 import { adminRoutes } from "./routes/admin";
 import { callbackRoutes } from "./routes/callbacks";
@@ -15,6 +16,7 @@ import { metricsRoutes } from "./routes/metrics";
 export async function buildServer(deps: ApiDeps): Promise<App> {
   const app = await createApp(deps.config, deps.log);
   installAuth(app, { db: deps.db, adminKey: deps.config.ADMIN_API_KEY });
+  await installRateLimit(app, deps);
   await app.register(healthRoutes, {
     timeoutMs: deps.config.READY_TIMEOUT_MS,
     checks: {

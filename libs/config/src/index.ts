@@ -113,6 +113,21 @@ export const ConfigSchema = Type.Object({
     description:
       "Comma-separated key prefixes inside S3_BUCKET (each ending in /) that a job's data.uri may read; {tenant} stands for the job's tenant id; empty: none. jobs/ and datasets/ are never readable this way.",
   }),
+  MAX_ACTIVE_JOBS_PER_TENANT: Type.Integer({
+    default: 100,
+    minimum: 1,
+    description: "Most queued + running jobs one tenant may have; a submission beyond it is a 429.",
+  }),
+  RATE_LIMIT_PER_MINUTE: Type.Integer({
+    default: 600,
+    minimum: 1,
+    description: "Requests per API key (or per address, without one) per minute, counted in Redis across API instances.",
+  }),
+  MAX_STREAMS_PER_KEY: Type.Integer({
+    default: 20,
+    minimum: 1,
+    description: "Open event streams (SSE) one API key may hold on one API instance.",
+  }),
   MAX_EPOCHS: Type.Integer({ default: 1000, minimum: 1, description: "Largest fit.epochs accepted." }),
   MAX_PARAMS: Type.Integer({
     default: 10_000_000,

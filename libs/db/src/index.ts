@@ -41,3 +41,10 @@ export {
   sharedSecret,
   touchApiKey,
 } from "./tenants";
+export {
+  type Claim,
+  claimIdempotencyKey,
+  completeIdempotencyKey,
+  type IdempotencyScope,
+  releaseIdempotencyKey,
+} from "./idempotency";

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
@@ -11,6 +11,7 @@ import { bodyCheckedByHandler } from "../app";
 import { callerOf } from "../auth";
 import type { ApiDeps } from "../deps";
 import { ApiError, ErrorRef } from "../errors";
+import { claim, IdempotencyHeaders, replay } from "../idempotency";
 
 const FORMATS: Record<string, TableFormat> = {
   "text/csv": "csv",
@@ -51,7 +52,15 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
         querystring: Type.Object({
           filename: Type.String({ minLength: 1, maxLength: 128, description: "e.g. train.csv" }),
         }),
-        response: { 201: DatasetSchema, 400: ErrorRef, 413: ErrorRef, 415: ErrorRef },
+        headers: IdempotencyHeaders,
+        response: {
+          201: DatasetSchema,
+          400: ErrorRef,
+          409: ErrorRef,
+          413: ErrorRef,
+          415: ErrorRef,
+          422: ErrorRef,
+        },
       },
       // The body is a stream, checked as it streams.
       validatorCompiler: bodyCheckedByHandler,
@@ -68,6 +77,19 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
       const format = FORMATS[String(request.headers["content-type"]).split(";")[0].trim().toLowerCase()];
       if (Number(request.headers["content-length"]) > limit) throw tooLarge(limit);
 
+      const tenantId = callerOf(request).tenantId;
+      const idempotencyKey = request.headers["idempotency-key"];
+      // The request is the file name, format and bytes: its hash is known once the body has streamed.
+      const digest = createHash("sha256").update(`${filename}\n${format}\n`);
+      const scope = { tenantId, route: "POST /v1/datasets", key: idempotencyKey ?? "" };
+      const held = idempotencyKey === undefined ? null : await claim(db, scope, null);
+      if (held && !("complete" in held)) {
+        await pipeline(request.body as unknown as Readable, limited(limit), async (chunks) => {
+          for await (const chunk of chunks) digest.update(chunk as Buffer);
+        });
+        return replay(reply, scope.key, held, digest.digest("hex"));
+      }
+
       const id = randomUUID();
       const key = datasetKey(id, filename);
       // The worker's own reader: a file it would refuse is refused here, before anything is kept.
@@ -77,6 +99,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
         transform(chunk: Buffer, _encoding, callback) {
           size += chunk.length;
           if (size > limit) return callback(tooLarge(limit));
+          digest.update(chunk);
           try {
             reader.write(chunk);
           } catch (error) {
@@ -93,6 +116,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
         summary = reader.end();
       } catch (error) {
         await deleteKeys(storage, [key]).catch(() => {});
+        await held?.release();
         if (error instanceof TableError) {
           throw new ApiError(400, "invalid_dataset", `${filename}: ${error.message}. Nothing was stored.`, [
             { path: "/body", message: error.message },
@@ -102,17 +126,27 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
       } finally {
         await piped;
       }
-      const dataset = await createDataset(db, {
-        id,
-        tenantId: callerOf(request).tenantId,
-        filename,
-        format,
-        key,
-        sizeBytes: size,
-        columns: summary.columns,
-        rows: summary.rows,
-      });
-      return reply.code(201).send(view(dataset));
+      const requestHash = digest.digest("hex");
+      const answer = await db
+        .$transaction(async (tx) => {
+          const dataset = await createDataset(tx, {
+            id,
+            tenantId,
+            filename,
+            format,
+            key,
+            sizeBytes: size,
+            columns: summary.columns,
+            rows: summary.rows,
+          });
+          await held?.complete(tx, { requestHash, statusCode: 201, response: view(dataset) });
+          return view(dataset);
+        })
+        .catch(async (error) => {
+          await held?.release();
+          throw error;
+        });
+      return reply.code(201).send(answer);
     },
   );
 
@@ -133,6 +167,17 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
     },
   );
 };
+
+/** Passes at most `limit` bytes on, then fails with 413. */
+function limited(limit: number): Transform {
+  let size = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      size += chunk.length;
+      callback(size > limit ? tooLarge(limit) : null, chunk);
+    },
+  });
+}
 
 function tooLarge(limit: number): ApiError {
   return new ApiError(413, "payload_too_large", `The file is larger than ${limit} bytes (MAX_UPLOAD_BYTES).`);

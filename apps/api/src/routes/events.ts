@@ -12,6 +12,8 @@ import { findJob, JobIdParams } from "../job-params";
 export const eventRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db, events, config }) => {
   // Open streams end when the server closes, so shutdown is not held up and clients reconnect elsewhere.
   const open = new Set<AbortController>();
+  // Per API key, so one client cannot hold every connection this instance can serve.
+  const streamsOf = new Map<string, number>();
   app.addHook("preClose", async () => {
     for (const controller of open) controller.abort();
   });
@@ -60,7 +62,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db,
     },
     async (request, reply) => {
       const { id } = request.params;
-      await findJob(db, id, callerOf(request).tenantId);
+      const caller = callerOf(request);
+      await findJob(db, id, caller.tenantId);
       const header = request.headers["last-event-id"];
       const after = header !== undefined ? Number(header) : (request.query.after ?? 0);
       if (!Number.isSafeInteger(after) || after > MAX_SEQ) {
@@ -74,6 +77,17 @@ export const eventRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db,
         const terminal = await terminalStatus(db, id);
         if (terminal && terminal.seq <= after) return reply.code(204).send(null);
       }
+      const streams = streamsOf.get(caller.keyId) ?? 0;
+      if (streams >= config.MAX_STREAMS_PER_KEY) {
+        throw new ApiError(
+          429,
+          "too_many_streams",
+          `This API key already has ${streams} open event streams on this API instance (MAX_STREAMS_PER_KEY); close one or poll GET /v1/jobs/:id/metrics.`,
+          [],
+          { "retry-after": "5" },
+        );
+      }
+      streamsOf.set(caller.keyId, streams + 1);
       const controller = new AbortController();
       open.add(controller);
       reply.sse.onClose(() => controller.abort());
@@ -91,6 +105,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db,
         });
       } finally {
         open.delete(controller);
+        const left = (streamsOf.get(caller.keyId) ?? 1) - 1;
+        if (left > 0) streamsOf.set(caller.keyId, left);
+        else streamsOf.delete(caller.keyId);
       }
     },
   );

@@ -5,6 +5,7 @@ import {
   type DataSource,
   type Issue,
   isUuid,
+  type Job,
   JobPageSchema,
   JobSchema,
   type JobSpec,
@@ -23,14 +24,17 @@ import {
 } from "@plateau/db";
 import { cancelChannel, enqueueTraining, removeQueued } from "@plateau/queue";
 import { validateJobSpec } from "@plateau/spec";
+import type { FastifyBaseLogger } from "fastify";
 import { bodyCheckedByHandler } from "../app";
-import { callerOf } from "../auth";
+import { type Caller, callerOf } from "../auth";
 import type { ApiDeps } from "../deps";
 import { ApiError, ErrorRef } from "../errors";
+import { claim, hashJson, type Idempotency, IdempotencyHeaders, replay } from "../idempotency";
 import { appendStatus } from "../job-events";
 import { findJob, JobIdParams } from "../job-params";
 import { jobSummary, jobView } from "../job-view";
 import { countModelParams } from "../model-check";
+import { holdActiveJobQuota } from "../quotas";
 
 /** Submit, read, list and cancel training jobs. */
 export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
@@ -46,7 +50,15 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
           "Validates the spec (schema, callbacks, monitors the job would log, model, limits) and queues it. " +
           "Every problem is reported at once, each with its JSON path; nothing is stored when there is one.",
         body: JobSpecSchema,
-        response: { 201: JobSchema, 400: ErrorRef, 413: ErrorRef },
+        headers: IdempotencyHeaders,
+        response: {
+          201: JobSchema,
+          400: ErrorRef,
+          409: ErrorRef,
+          413: ErrorRef,
+          422: ErrorRef,
+          429: ErrorRef,
+        },
       },
       // The body schema documents the spec; validateJobSpec checks it, so that schema problems and
       // semantic ones (a monitor the job never logs, a layer tfjs lacks, limits) arrive in one answer.
@@ -55,48 +67,75 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
     async (request, reply) => {
       const body: unknown = request.body;
       const caller = callerOf(request);
-      const validation = await validateJobSpec(body, config, countModelParams, caller.tenantId);
-      const issues = validation.ok
-        ? await datasetIssues(db, validation.spec.data, caller.tenantId)
-        : validation.issues;
-      if (!validation.ok || issues.length > 0) {
-        throw new ApiError(
-          400,
-          "invalid_spec",
-          `The job spec has ${issues.length} problem${issues.length === 1 ? "" : "s"}: fix the fields listed in details. Nothing was queued.`,
-          issues,
-        );
-      }
-      const { spec } = validation;
-      const id = randomUUID();
-      // The job and its first event commit together: a job is never visible without its history.
-      const job = await db.$transaction(async (tx) => {
-        const created = await createJob(tx, {
-          id,
-          tenantId: caller.tenantId,
-          submittedBy: caller.keyId,
-          name: spec.name,
-          spec: spec as unknown as Prisma.InputJsonValue,
-          epochs: spec.fit.epochs,
-        });
-        await appendEvents(tx, [
-          { jobId: id, seq: 1, type: "status", data: { status: "queued" }, createdAt: created.createdAt },
-        ]);
-        return created;
-      });
+      const key = request.headers["idempotency-key"];
+      if (key === undefined) return reply.code(201).send(await submit(request.log, caller, body, null));
+      const requestHash = hashJson(body);
+      const held = await claim(db, { tenantId: caller.tenantId, route: "POST /v1/jobs", key }, requestHash);
+      if (!("complete" in held)) return replay(reply, key, held, requestHash);
       try {
-        await enqueueTraining(queue, id);
+        return reply.code(201).send(await submit(request.log, caller, body, { held, requestHash }));
       } catch (error) {
-        // Postgres holds the job as queued; re-enqueueing every queued row the queue lacks is the
-        // reconciler's job, so the submission itself stands.
-        request.log.error(
-          { err: error, jobId: id },
-          "job stored but not enqueued; it waits for reconciliation",
-        );
+        await held.release();
+        throw error;
       }
-      return reply.code(201).send(jobView(job));
     },
   );
+
+  /**
+   * Validates, stores and queues one job: a 201's body. With an idempotency claim, the answer is stored
+   * in the transaction that stores the job, so a retry can only ever see this job.
+   */
+  async function submit(
+    log: FastifyBaseLogger,
+    caller: Caller,
+    body: unknown,
+    idempotency: { held: Idempotency; requestHash: string } | null,
+  ): Promise<Job> {
+    const validation = await validateJobSpec(body, config, countModelParams, caller.tenantId);
+    const issues = validation.ok
+      ? await datasetIssues(db, validation.spec.data, caller.tenantId)
+      : validation.issues;
+    if (!validation.ok || issues.length > 0) {
+      throw new ApiError(
+        400,
+        "invalid_spec",
+        `The job spec has ${issues.length} problem${issues.length === 1 ? "" : "s"}: fix the fields listed in details. Nothing was queued.`,
+        issues,
+      );
+    }
+    const { spec } = validation;
+    const id = randomUUID();
+    // The job and its first event commit together: a job is never visible without its history.
+    const job = await db.$transaction(async (tx) => {
+      await holdActiveJobQuota(tx, caller.tenantId, config.MAX_ACTIVE_JOBS_PER_TENANT);
+      const created = await createJob(tx, {
+        id,
+        tenantId: caller.tenantId,
+        submittedBy: caller.keyId,
+        name: spec.name,
+        spec: spec as unknown as Prisma.InputJsonValue,
+        epochs: spec.fit.epochs,
+      });
+      await appendEvents(tx, [
+        { jobId: id, seq: 1, type: "status", data: { status: "queued" }, createdAt: created.createdAt },
+      ]);
+      const view = jobView(created);
+      await idempotency?.held.complete(tx, {
+        requestHash: idempotency.requestHash,
+        statusCode: 201,
+        response: view as unknown as Prisma.InputJsonValue,
+      });
+      return view;
+    });
+    try {
+      await enqueueTraining(queue, id);
+    } catch (error) {
+      // Postgres holds the job as queued; re-enqueueing every queued row the queue lacks is the
+      // reconciler's job, so the submission itself stands.
+      log.error({ err: error, jobId: id }, "job stored but not enqueued; it waits for reconciliation");
+    }
+    return job;
+  }
 
   app.get(
     "/v1/jobs",
