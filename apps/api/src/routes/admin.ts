@@ -23,10 +23,16 @@ import type { ApiDeps } from "../deps";
 import { ApiError, ErrorRef } from "../errors";
 
 const admin = { auth: "admin" } as const;
-const TenantParams = Type.Object({ id: Uuid });
+const IdParams = Type.Object({ id: Uuid });
 
 /** Tenants and API keys, for the holder of ADMIN_API_KEY; it sees no tenant's jobs or data. */
 export const adminRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db }) => {
+  const findTenant = async (id: string) => {
+    const tenant = await getTenant(db, id);
+    if (!tenant) throw new ApiError(404, "not_found", `There is no tenant ${id}.`);
+    return tenant;
+  };
+
   app.post(
     "/v1/admin/tenants",
     {
@@ -57,14 +63,13 @@ export const adminRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db 
       schema: {
         tags: ["admin"],
         summary: "Create an API key for a tenant (the key is shown once)",
-        params: TenantParams,
+        params: IdParams,
         body: Type.Optional(NewApiKeySchema),
         response: { 201: CreatedApiKeySchema, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef },
       },
     },
     async (request, reply) => {
-      const tenant = await getTenant(db, request.params.id);
-      if (!tenant) throw new ApiError(404, "not_found", `There is no tenant ${request.params.id}.`);
+      const tenant = await findTenant(request.params.id);
       const { apiKey, key } = await createApiKey(db, tenant.id, { name: request.body?.name });
       return reply.code(201).send({ ...keyView(apiKey), key });
     },
@@ -77,13 +82,12 @@ export const adminRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db 
       schema: {
         tags: ["admin"],
         summary: "A tenant's keys: prefix, created, last used, revoked",
-        params: TenantParams,
+        params: IdParams,
         response: { 200: ApiKeyListSchema, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef },
       },
     },
     async (request) => {
-      const tenant = await getTenant(db, request.params.id);
-      if (!tenant) throw new ApiError(404, "not_found", `There is no tenant ${request.params.id}.`);
+      const tenant = await findTenant(request.params.id);
       return { items: (await listApiKeys(db, tenant.id)).map(keyView) };
     },
   );
@@ -95,7 +99,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db 
       schema: {
         tags: ["admin"],
         summary: "Revoke a key: every request with it answers 401 from now on",
-        params: TenantParams,
+        params: IdParams,
         response: { 200: ApiKeySchema, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef },
       },
     },
