@@ -134,6 +134,8 @@ class LoopControl extends Callback {
   /** Where a job callback (EarlyStopping, a Rule) set stopTraining. */
   stoppedByCallback: { epoch: number; batch?: number } | null = null;
   cancelledAt: { epoch: number; batch?: number } | null = null;
+  /** The last batch that ran: a cancel seen at epoch end stopped training right after it. */
+  private lastBatch: number | undefined;
 
   constructor(
     private readonly hooks: TrainHooks,
@@ -146,7 +148,7 @@ class LoopControl extends Callback {
     const at = batch === undefined ? { epoch: this.epoch } : { epoch: this.epoch, batch };
     if (this.model.stopTraining && !this.cancelledAt) this.stoppedByCallback ??= at;
     if (this.signal?.aborted && !this.cancelledAt) {
-      this.cancelledAt = at;
+      this.cancelledAt = { epoch: this.epoch, batch: batch ?? this.lastBatch };
       this.model.stopTraining = true;
     }
   }
@@ -157,6 +159,7 @@ class LoopControl extends Callback {
 
   override async onBatchEnd(batch: number): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
+    this.lastBatch = batch;
     this.check(batch);
   }
 
