@@ -38,7 +38,9 @@ export function installJsonBodyParser(app: FastifyInstance, maxDepth = MAX_BODY_
 /** The parsed body, or an ApiError (400) saying what is wrong and where. */
 export function parseJsonBody(text: string, maxDepth = MAX_BODY_DEPTH): unknown {
   if (text.trim().length === 0) {
-    throw new ApiError(400, "invalid_json", "The body is empty, but the content-type is application/json.");
+    throw new ApiError(400, "invalid_json", "The body is empty, but the content-type is application/json.", [
+      { path: "", message: "is empty" },
+    ]);
   }
   const tooDeep = depthViolation(text, maxDepth);
   if (tooDeep !== undefined) {

@@ -29,9 +29,42 @@ export async function countModelParams(model: ModelSpec): Promise<number> {
   return training.countModelParams(tf, model);
 }
 
+/**
+ * A callback failed on the posted values — an expression dividing by zero, a schedule giving a rate
+ * that is not > 0: the request's mistake, as it would be the job's. `callbacks` are the indexes of the
+ * request's callbacks it may come from.
+ */
+export class CallbackRunError extends Error {
+  constructor(
+    message: string,
+    readonly callbacks: number[],
+  ) {
+    super(message);
+    this.name = "CallbackRunError";
+  }
+}
+
+/** Callback types whose options hold expressions (LearningRateScheduler's schedule, Rule's if/then). */
+const EXPRESSION_CALLBACKS = new Set(["LearningRateScheduler", "Rule"]);
+
 /** What the callbacks would decide over a recorded metric sequence (validated by the caller). */
 export async function simulateCallbacks(input: SimulationInput): Promise<SimulationResult> {
   await tfjs();
-  const { simulate } = await import("@plateau/callbacks");
-  return simulate(input);
+  const { simulate, ExpressionError } = await import("@plateau/callbacks");
+  try {
+    return await simulate(input);
+  } catch (error) {
+    if (!(error instanceof Error)) throw error;
+    const types = input.callbacks.map((callback) => callback.type as string);
+    // @plateau/callbacks words a callback's run-time failure "<Type>: ..." or "<Type> on <hook>: ...".
+    const named = types.flatMap((type, i) =>
+      error.message.startsWith(`${type}:`) || error.message.startsWith(`${type} on `) ? [i] : [],
+    );
+    if (named.length > 0) throw new CallbackRunError(error.message, named);
+    if (error instanceof ExpressionError) {
+      const candidates = types.flatMap((type, i) => (EXPRESSION_CALLBACKS.has(type) ? [i] : []));
+      throw new CallbackRunError(error.message, candidates);
+    }
+    throw error;
+  }
 }

@@ -157,6 +157,35 @@ describe("streamEvents", () => {
     expect(requests[0].lastEventId).toBe("40");
   });
 
+  it("ends with done from the job when a reconnect after the last event is answered 204", async () => {
+    const { client, requests } = await sseServer([
+      async (_request, response) => {
+        // The terminal status arrives, then the connection drops before `done`.
+        await send(response, frame(1), frame(2, "status"));
+        drop(response);
+      },
+      (_request, response) => void response.writeHead(204).end(),
+      (_request, response) =>
+        void response
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ id: JOB, status: "cancelled", stop_reason: "nan_loss" })),
+    ]);
+    const events: StreamEvent[] = [];
+    for await (const event of client.streamEvents(JOB, { retryMs: 5 })) events.push(event);
+
+    expect(events.map((event) => event.seq ?? event.type)).toEqual([1, 2, "done"]);
+    expect(events.at(-1)).toEqual({
+      seq: null,
+      type: "done",
+      data: { status: "cancelled", stop_reason: "nan_loss" },
+    });
+    expect(requests.map((r) => [r.url, r.lastEventId])).toEqual([
+      [`/v1/jobs/${JOB}/events`, undefined],
+      [`/v1/jobs/${JOB}/events`, "2"],
+      [`/v1/jobs/${JOB}`, undefined],
+    ]);
+  });
+
   it("waits the interval the server asks for with retry:", async () => {
     const { client } = await sseServer([
       async (_request, response) => {

@@ -44,6 +44,12 @@ export async function* streamEvents(
       const headers: Record<string, string> = { accept: "text/event-stream" };
       if (last > 0) headers["last-event-id"] = String(last);
       const response = await source.fetch(url, { headers, signal });
+      if (response.status === 204) {
+        // The job had finished and its last event was already ours: the API says nothing more will
+        // come (the stream's `done` was lost with the connection), so done comes from the job itself.
+        yield { seq: null, type: "done", data: await finalStatus(source, jobId, signal) };
+        return;
+      }
       if (!response.ok) {
         const apiError = await ApiError.from(response);
         if (response.status < 500) throw apiError;
@@ -88,4 +94,11 @@ export async function* streamEvents(
       throw signal?.reason;
     });
   }
+}
+
+async function finalStatus(source: ApiTarget, jobId: string, signal?: AbortSignal): Promise<DoneData> {
+  const response = await source.fetch(`${source.baseUrl}/v1/jobs/${encodeURIComponent(jobId)}`, { signal });
+  if (!response.ok) throw await ApiError.from(response);
+  const job = (await response.json()) as DoneData;
+  return { status: job.status, stop_reason: job.stop_reason };
 }

@@ -4,7 +4,7 @@ import { withCallbackIssues } from "@plateau/spec";
 import { bodyCheckedByHandler } from "../app";
 import type { ApiDeps } from "../deps";
 import { ApiError, ErrorRef } from "../errors";
-import { simulateCallbacks } from "../model-check";
+import { CallbackRunError, simulateCallbacks } from "../model-check";
 
 /** POST /v1/callbacks/simulate: what the callbacks would decide over a recorded metric sequence. */
 export const callbackRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app) => {
@@ -34,7 +34,17 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app) =>
           issues,
         );
       }
-      return simulateCallbacks(body as SimulationInput);
+      try {
+        return await simulateCallbacks(body as SimulationInput);
+      } catch (error) {
+        if (!(error instanceof CallbackRunError)) throw error;
+        throw new ApiError(
+          400,
+          "invalid_request",
+          `The callbacks fail on these epochs: ${error.message}.`,
+          error.callbacks.map((i) => ({ path: `/callbacks/${i}`, message: error.message })),
+        );
+      }
     },
   );
 };

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { get } from "node:http";
 import { createJob, recordCheckpoint } from "@plateau/db";
 import { checkpointPrefix, putObject, saveModel, topologyKey } from "@plateau/storage";
 import * as tf from "@tensorflow/tfjs";
@@ -29,14 +30,15 @@ async function saveCheckpoint(
   name: string,
   model: tf.LayersModel,
   options: { weightsOnly: boolean; epoch: number; value: number; isBest: boolean },
+  target: TestApi = api,
 ) {
-  const saved = await saveModel(api.deps.storage, checkpointPrefix(jobId, name), model, {
+  const saved = await saveModel(target.deps.storage, checkpointPrefix(jobId, name), model, {
     weightsOnly: options.weightsOnly,
   });
   if (options.weightsOnly) {
-    await putObject(api.deps.storage, topologyKey(jobId), JSON.stringify(model.toJSON(null, false)));
+    await putObject(target.deps.storage, topologyKey(jobId), JSON.stringify(model.toJSON(null, false)));
   }
-  return recordCheckpoint(api.deps.db, {
+  return recordCheckpoint(target.deps.db, {
     jobId,
     name,
     epoch: options.epoch,
@@ -53,6 +55,43 @@ const input = tf.tensor2d([
   [1, 1, 1],
 ]);
 const predict = (model: tf.LayersModel) => (model.predict(input) as tf.Tensor).arraySync();
+
+/** Bytes of tinyModel's one weight file: two kernels and two biases of float32. */
+const SHARD_BYTES = 5 * 3 * 4 + 5 * 4 + 5 * 2 * 4 + 2 * 4;
+
+/** A job of `target`'s tenant with one (best) checkpoint, and the name of its weight file. */
+async function savedShard(target: TestApi) {
+  const job = await createJob(target.deps.db, {
+    tenantId: target.tenant.id,
+    name: "ckpt",
+    spec: {},
+    epochs: 1,
+  });
+  const options = { weightsOnly: false, epoch: 0, value: 1, isBest: true };
+  const row = await saveCheckpoint(job.id, "last", tinyModel(), options, target);
+  const manifest = await (
+    await fetch(`${target.url}/v1/jobs/${job.id}/checkpoints/${row.id}/model.json`, {
+      headers: target.tenant.headers,
+    })
+  ).json();
+  const [shard] = manifest.weightsManifest[0].paths as string[];
+  expect(shard).not.toContain("/");
+  return { job, row, shard };
+}
+
+/** A GET with headers fetch would not send as given (Host). */
+function rawGet(url: string, headers: Record<string, string>) {
+  return new Promise<{ status: number; body: string; location?: string }>((resolve, reject) => {
+    get(url, { headers }, (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk) => (body += chunk));
+      response.on("end", () =>
+        resolve({ status: response.statusCode ?? 0, body, location: response.headers.location }),
+      );
+    }).on("error", reject);
+  });
+}
 
 describe("checkpoints", () => {
   it.each([
@@ -134,40 +173,80 @@ describe("checkpoints", () => {
     },
   );
 
-  it("redirects weight files to presigned S3 URLs and refuses names outside the checkpoint", async () => {
-    const job = await createJob(api.deps.db, { tenantId: api.tenant.id, name: "ckpt", spec: {}, epochs: 1 });
-    const row = await saveCheckpoint(job.id, "last", tinyModel(), {
-      weightsOnly: false,
-      epoch: 0,
-      value: 1,
-      isBest: true,
-    });
-    const manifest = await (
-      await fetch(`${api.url}/v1/jobs/${job.id}/checkpoints/${row.id}/model.json`, {
-        headers: api.tenant.headers,
-      })
-    ).json();
-    const [shard] = manifest.weightsManifest[0].paths;
-    expect(shard).not.toContain("/");
-    const redirect = await fetch(`${api.url}/v1/jobs/${job.id}/checkpoints/${row.id}/${shard}`, {
+  it("serves weight files itself when S3_PUBLIC_ENDPOINT is not set, and refuses names outside the checkpoint", async () => {
+    const { job, row, shard } = await savedShard(api);
+    const response = await fetch(`${api.url}/v1/jobs/${job.id}/checkpoints/${row.id}/${shard}`, {
       redirect: "manual",
       headers: api.tenant.headers,
     });
-    expect(redirect.status).toBe(302);
-    const location = redirect.headers.get("location")!;
-    expect(location).toContain("X-Amz-Signature");
-    expect((await (await fetch(location)).arrayBuffer()).byteLength).toBe(
-      5 * 3 * 4 + 5 * 4 + 5 * 2 * 4 + 2 * 4,
-    );
+    // A presigned URL would name the private S3 endpoint and the access key id.
+    expect(response.status).toBe(200);
+    expect(response.headers.get("location")).toBeNull();
+    expect(response.headers.get("content-type")).toBe("application/octet-stream");
+    expect((await response.arrayBuffer()).byteLength).toBe(SHARD_BYTES);
 
     const outside = await fetch(`${api.url}/v1/jobs/${job.id}/checkpoints/${row.id}/..%2Fother.bin`, {
       redirect: "manual",
       headers: api.tenant.headers,
     });
     expect(outside.status).toBe(400);
+    const missing = await fetch(`${api.url}/v1/jobs/${job.id}/checkpoints/${row.id}/other.bin`, {
+      headers: api.tenant.headers,
+    });
+    expect(missing.status).toBe(404);
     const unknown = await fetch(`${api.url}/v1/jobs/${job.id}/checkpoints/${randomUUID()}/model.json`, {
       headers: api.tenant.headers,
     });
     expect(unknown.status).toBe(404);
+  });
+
+  it("redirects weight files to presigned URLs on S3_PUBLIC_ENDPOINT when it is set", async () => {
+    const publicEndpoint = api.deps.config.S3_ENDPOINT.replace("127.0.0.1", "localhost");
+    const behindProxy = await startTestApi({ S3_PUBLIC_ENDPOINT: publicEndpoint });
+    try {
+      const { job, row, shard } = await savedShard(behindProxy);
+      const redirect = await fetch(`${behindProxy.url}/v1/jobs/${job.id}/checkpoints/${row.id}/${shard}`, {
+        redirect: "manual",
+        headers: behindProxy.tenant.headers,
+      });
+      expect(redirect.status).toBe(302);
+      const location = redirect.headers.get("location")!;
+      expect(location.startsWith(`${publicEndpoint}/`)).toBe(true);
+      expect(location).toContain("X-Amz-Signature");
+      expect((await (await fetch(location)).arrayBuffer()).byteLength).toBe(SHARD_BYTES);
+    } finally {
+      await behindProxy.close();
+    }
+  });
+
+  it("builds model URLs on PUBLIC_URL or the address the API was reached at, never on the client's Host", async () => {
+    const { job, row } = await savedShard(api);
+    const evil = { host: "evil.example.com", "x-forwarded-host": "evil.example.com", ...api.tenant.headers };
+    const best = await rawGet(`${api.url}/v1/jobs/${job.id}/checkpoints/best`, evil);
+    expect(best.status).toBe(200);
+    expect(JSON.parse(best.body).model_url).toMatch(
+      new RegExp(`^${api.url}/v1/jobs/${job.id}/checkpoints/${row.id}/model\\.json\\?token=`),
+    );
+    const alias = await rawGet(`${api.url}/v1/jobs/${job.id}/checkpoints/best/model.json`, evil);
+    expect(alias.status).toBe(302);
+    expect(alias.location).toMatch(
+      new RegExp(`^${api.url}/v1/jobs/${job.id}/checkpoints/${row.id}/model\\.json`),
+    );
+
+    const published = await startTestApi({ PUBLIC_URL: "https://models.example.org/" });
+    try {
+      const other = await savedShard(published);
+      const answer = await rawGet(`${published.url}/v1/jobs/${other.job.id}/checkpoints/best`, {
+        ...evil,
+        ...published.tenant.headers,
+      });
+      expect(JSON.parse(answer.body).model_url).toMatch(
+        new RegExp(
+          `^https://models\\.example\\.org/v1/jobs/${other.job.id}/checkpoints/${other.row.id}/model\\.json\\?`,
+        ),
+      );
+    } finally {
+      await published.close();
+    }
   });
 });

@@ -247,12 +247,30 @@ describe("GET /v1/jobs/:id/events", () => {
 
     const byQuery = await listen(`${api.url}/v1/jobs/${jobId}/events?after=5`);
     expect(byQuery.events.map((e) => e.id ?? e.event)).toEqual(["6", "7", "done"]);
-    // Resuming after the terminal status (but before done arrived) still ends with done.
-    const late = await listen(`${api.url}/v1/jobs/${jobId}/events`, { headers: { "Last-Event-ID": "7" } });
+    // Starting after the terminal status with ?after still ends with done.
+    const late = await listen(`${api.url}/v1/jobs/${jobId}/events?after=7`);
     expect(late).toMatchObject({
       ended: true,
       events: [{ event: "done", data: { status: "cancelled", stop_reason: "user_cancel" } }],
     });
+  });
+
+  it("answers a reconnect that already has the finished job's last event with 204, so EventSource stops", async () => {
+    const jobId = await newJob();
+    await emit(jobId, [
+      status(2, { status: "running" }),
+      status(3, { status: "succeeded", stop_reason: "completed" }),
+    ]);
+    for (const lastEventId of ["3", "4", "2147483647"]) {
+      const response = await fetch(`${api.url}/v1/jobs/${jobId}/events`, {
+        headers: { ...api.tenant.headers, accept: "text/event-stream", "Last-Event-ID": lastEventId },
+      });
+      expect(response.status, lastEventId).toBe(204);
+      expect(await response.text()).toBe("");
+    }
+    // One event short: the rest of the stream, then done.
+    const behind = await listen(`${api.url}/v1/jobs/${jobId}/events`, { headers: { "Last-Event-ID": "2" } });
+    expect(behind.events.map((e) => e.id ?? e.event)).toEqual(["3", "done"]);
   });
 
   it("samples batch_end to one per 250 ms of training time, the same live and replayed", async () => {
@@ -301,5 +319,19 @@ describe("GET /v1/jobs/:id/events", () => {
       headers: { ...api.tenant.headers, "Last-Event-ID": "x" },
     });
     expect(badId.status).toBe(400);
+  });
+
+  it.each([
+    ["a garbage Last-Event-ID", { "Last-Event-ID": "abc" }, "", "/headers/last-event-id"],
+    ["a Last-Event-ID beyond int4", { "Last-Event-ID": "9007199254740993" }, "", "/headers/last-event-id"],
+    ["a 10-digit Last-Event-ID beyond int4", { "Last-Event-ID": "2147483648" }, "", "/headers/last-event-id"],
+    ["?after beyond int4", {}, "?after=2147483648", "/querystring/after"],
+    ["?after=Infinity", {}, "?after=Infinity", "/querystring/after"],
+  ])("answers %s with a 400 naming it", async (_, headers, query, path) => {
+    const response = await fetch(`${api.url}/v1/jobs/${await newJob()}/events${query}`, {
+      headers: { ...api.tenant.headers, ...headers },
+    });
+    expect(response.status).toBe(400);
+    expect((await response.json()).details).toEqual([{ path, message: expect.any(String) }]);
   });
 });
