@@ -2,13 +2,18 @@
 # npm run dev: Plateau on one machine, with a demo.
 #
 #   1. brings Postgres, Redis and S3 up and migrates (scripts/stack.sh up);
-#   2. starts the API and one worker in the background, logs in .stack/logs/{api,worker}.log;
-#   3. waits for /readyz, submits examples/iris-plateau.json with the CLI and follows it to the end
+#   2. makes the tenant "dev" and its API key, and the admin key (scripts/dev-tenant.ts): PLATEAU_API_KEY
+#      and ADMIN_API_KEY from the environment when set, else kept from or generated into .stack/api-key
+#      and .stack/admin-key (mode 600); prints the tenant's key;
+#   3. starts the API (with that ADMIN_API_KEY) and one worker in the background, logs in
+#      .stack/logs/{api,worker}.log;
+#   4. waits for /readyz, submits examples/iris-plateau.json with the CLI and follows it to the end
 #      (epochs, loss, val_loss, lr, callback decisions, then the best checkpoint's model_url);
-#   4. keeps the API and the worker running, their logs shown prefixed, until Ctrl-C stops both.
+#   5. keeps the API and the worker running, their logs shown prefixed, until Ctrl-C stops both.
 #
 # Settings come from the environment like everywhere else (API_PORT, WORKER_CONCURRENCY, ...; see the
-# README's configuration table). The CLI is pointed at this API through PLATEAU_API_URL.
+# README's configuration table). The CLI is pointed at this API through PLATEAU_API_URL and given the
+# dev tenant's key through PLATEAU_API_KEY (by itself it reads .stack/api-key for a local API).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,6 +36,12 @@ bash scripts/stack.sh up
 eval "$(bash scripts/stack.sh env)"
 export PLATEAU_API_URL="${PLATEAU_API_URL:-http://${API_HOST:-127.0.0.1}:${API_PORT:-8080}}"
 API="$PLATEAU_API_URL"
+
+say "tenant and keys"
+"$TSX" scripts/dev-tenant.ts || die "could not set up the dev tenant and its keys (above)"
+ADMIN_API_KEY="$(cat .stack/admin-key)"
+PLATEAU_API_KEY="$(cat .stack/api-key)"
+export ADMIN_API_KEY PLATEAU_API_KEY
 
 children=()
 stopping=0
@@ -111,14 +122,17 @@ cat <<EOF
 Plateau is running:
   API     $API (OpenAPI document: $API/openapi.json), log: .stack/logs/api.log
   worker  pid $WORKER_PID, log: .stack/logs/worker.log
+  keys    tenant "dev": $PLATEAU_API_KEY (in .stack/api-key); admin: .stack/admin-key
 
-Try:
-  curl -s $API/v1/jobs/$JOB_ID
-  curl -s "$API/v1/jobs/$JOB_ID/metrics?after=0&limit=5"
-  curl -N $API/v1/jobs/$JOB_ID/events
-  curl -s $API/v1/jobs/$JOB_ID/checkpoints/best
-  curl -s -X POST $API/v1/jobs -H 'content-type: application/json' -d @$EXAMPLE
+Try (every /v1 request carries the dev tenant's key; the CLI finds it in .stack/api-key):
+  export PLATEAU_API_KEY=\$(cat .stack/api-key)
+  curl -s -H "Authorization: Bearer \$PLATEAU_API_KEY" $API/v1/jobs/$JOB_ID
+  curl -s -H "Authorization: Bearer \$PLATEAU_API_KEY" "$API/v1/jobs/$JOB_ID/metrics?after=0&limit=5"
+  curl -N -H "Authorization: Bearer \$PLATEAU_API_KEY" $API/v1/jobs/$JOB_ID/events
+  curl -s -H "Authorization: Bearer \$PLATEAU_API_KEY" $API/v1/jobs/$JOB_ID/checkpoints/best
+  curl -s -H "Authorization: Bearer \$PLATEAU_API_KEY" -X POST $API/v1/jobs -H 'content-type: application/json' -d @$EXAMPLE
   npm run cli -- submit $EXAMPLE --follow
+  npm run cli -- tenants create team-a       # then keys create --tenant <id>; admin commands read .stack/admin-key
   npm run cli -- --help
 
 Ctrl-C stops the API and the worker. Their logs follow, prefixed.
