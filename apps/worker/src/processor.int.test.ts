@@ -454,4 +454,38 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
     expect(statuses).toEqual(["queued", "running", "failed"]);
     expect((await queue.getJob(jobId))?.attemptsMade ?? 0).toBeLessThanOrEqual(1);
   });
+
+  it.each([
+    [
+      "a Rule expression that fails while training",
+      { type: "Rule", then: { set_learning_rate: "lr / (epoch - epoch)" } },
+      /^Rule on epoch_end: "lr \/ \(epoch - epoch\)": division by zero/,
+    ],
+    [
+      "a schedule that gives an impossible rate",
+      { type: "LearningRateScheduler", schedule: "lr - 1" },
+      /^LearningRateScheduler: the schedule gave learning rate -/,
+    ],
+    [
+      "a filepath naming a value the logs lack",
+      { type: "ModelCheckpoint", monitor: "loss", filepath: "b-{batch:03d}" },
+      /^ModelCheckpoint filepath "b-\{batch:03d\}": filepath field '\{batch\}' has no value/,
+    ],
+  ])("fails a job once when %s: the spec must change, so it is not retried", async (_, callback, message) => {
+    const jobId = await submit({
+      ...irisExample,
+      name: "user-mistake",
+      fit: { epochs: 2 },
+      callbacks: [callback],
+    });
+    expect(await finished(jobId)).toMatchObject({
+      status: "failed",
+      stopReason: "error",
+      error: expect.stringMatching(message),
+    });
+    const statuses = (await allEvents(jobId))
+      .filter((e) => e.type === "status")
+      .map((e) => (e.data as { status: string }).status);
+    expect(statuses).toEqual(["queued", "running", "failed"]);
+  });
 });

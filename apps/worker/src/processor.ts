@@ -1,4 +1,4 @@
-import { callbacksFromSpecs } from "@plateau/callbacks";
+import { CallbackSpecError, callbacksFromSpecs } from "@plateau/callbacks";
 import type { Config } from "@plateau/config";
 import {
   boundMessage,
@@ -52,7 +52,7 @@ export interface TrainingResult {
 
 /** A mistake in the job the user can fix: recorded as the job's error, never retried. */
 function userMessage(error: unknown): string | null {
-  if (error instanceof SpecError) return error.message;
+  if (error instanceof SpecError || error instanceof CallbackSpecError) return error.message;
   if (error instanceof InvalidKeyPartError)
     return `a callback names a file Plateau cannot store: ${error.message}`;
   // tfjs-layers reports a model that does not fit the data (input shape, label shape) as a ValueError.

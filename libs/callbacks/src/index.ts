@@ -1,6 +1,7 @@
 export {
   type CallbackContext,
   type CallbackEvent,
+  CallbackSpecError,
   type JsonObject,
   type JsonValue,
   KerasCallback,

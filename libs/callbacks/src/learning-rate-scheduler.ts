@@ -1,5 +1,12 @@
 import type { LearningRateSchedulerConfig, LearningRateSchedulerOptions } from "@plateau/contract";
-import { type CallbackContext, type JsonObject, KerasCallback, numberFromJson, numberToJson } from "./base";
+import {
+  type CallbackContext,
+  CallbackSpecError,
+  type JsonObject,
+  KerasCallback,
+  numberFromJson,
+  numberToJson,
+} from "./base";
 import { getLearningRate, setLearningRate } from "./learning-rate";
 import type { UnresolvedLogs } from "./logs";
 import { compileSchedule } from "./schedules";
@@ -32,9 +39,14 @@ export class LearningRateScheduler extends KerasCallback {
 
   override async onEpochBegin(epoch: number): Promise<void> {
     const from = getLearningRate(this.model);
-    const next = this.schedule(epoch, from);
+    let next: number;
+    try {
+      next = this.schedule(epoch, from);
+    } catch (error) {
+      throw new CallbackSpecError(`LearningRateScheduler at epoch ${epoch}: ${(error as Error).message}`);
+    }
     if (!Number.isFinite(next) || next <= 0) {
-      throw new Error(
+      throw new CallbackSpecError(
         `LearningRateScheduler: the schedule gave learning rate ${next} at epoch ${epoch} (lr was ${from}); ` +
           "it must be a finite number > 0",
       );

@@ -1,5 +1,12 @@
 import type { ModelCheckpointConfig, ModelCheckpointOptions } from "@plateau/contract";
-import { type CallbackContext, type JsonObject, KerasCallback, numberFromJson, numberToJson } from "./base";
+import {
+  type CallbackContext,
+  CallbackSpecError,
+  type JsonObject,
+  KerasCallback,
+  numberFromJson,
+  numberToJson,
+} from "./base";
 import { resolveLogs, type UnresolvedLogs } from "./logs";
 import { Improvement, readMonitor, withAccuracyAliases } from "./monitor";
 import { renderTemplate } from "./python-format";
@@ -51,12 +58,20 @@ export class ModelCheckpoint extends KerasCallback {
     return true;
   }
 
+  private render(template: string, values: Parameters<typeof renderTemplate>[1]): string {
+    try {
+      return renderTemplate(template, values);
+    } catch (error) {
+      throw new CallbackSpecError(`ModelCheckpoint filepath "${template}": ${(error as Error).message}`);
+    }
+  }
+
   /** Saves now, as an epoch-end (batch null) or batch save would; the Rule callback checkpoints through this. */
   async save(epoch: number, batch: number | null, logs: Record<string, number>): Promise<void> {
     const { monitor, save_best_only, save_weights_only, filepath: template } = this.options;
     const ints: Record<string, number> = { epoch: epoch + 1 };
     if (batch !== null) ints.batch = batch + 1;
-    const filepath = renderTemplate(template, { ints, floats: withAccuracyAliases(logs) });
+    const filepath = this.render(template, { ints, floats: withAccuracyAliases(logs) });
     const current = readMonitor(logs, monitor) ?? null;
     const isBest = current !== null && this.improvement.isImprovement(current, this.best);
     if (save_best_only) {

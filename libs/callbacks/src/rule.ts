@@ -1,6 +1,6 @@
 import type { RuleConfig, RuleHook } from "@plateau/contract";
 import type * as tf from "@tensorflow/tfjs";
-import { type CallbackContext, type JsonObject, KerasCallback } from "./base";
+import { type CallbackContext, CallbackSpecError, type JsonObject, KerasCallback } from "./base";
 import { evaluateCondition, evaluateNumber, type Scope } from "./expression";
 import { getLearningRate, setLearningRate } from "./learning-rate";
 import { resolveLogs, type UnresolvedLogs } from "./logs";
@@ -108,7 +108,7 @@ export class Rule extends KerasCallback {
         const from = getLearningRate(this.model);
         const next = this.attempt(() => evaluateNumber(action.expression, scope), action.expression.source);
         if (!Number.isFinite(next) || next <= 0) {
-          throw new Error(
+          throw new CallbackSpecError(
             `Rule: set_learning_rate "${action.expression.source}" gave ${next}; it must be a finite number > 0`,
           );
         }
@@ -130,7 +130,7 @@ export class Rule extends KerasCallback {
     try {
       return evaluate();
     } catch (error) {
-      throw new Error(`Rule on ${this.rule.hook}: "${source}": ${(error as Error).message}`);
+      throw new CallbackSpecError(`Rule on ${this.rule.hook}: "${source}": ${(error as Error).message}`);
     }
   }
 
