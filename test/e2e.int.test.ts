@@ -70,8 +70,10 @@ const db = createDb(base.DATABASE_URL);
 const { tf } = await selectBackend("cpu");
 
 beforeAll(async () => {
-  api = await startTestApi({ REDIS_PREFIX });
-  client = new PlateauClient({ baseUrl: api.url });
+  // The last test follows 50 jobs at once with one key: more event streams than a key may hold by default.
+  api = await startTestApi({ REDIS_PREFIX, MAX_STREAMS_PER_KEY: 64 });
+  // As the test API's own tenant, with its key.
+  client = new PlateauClient({ baseUrl: api.url, apiKey: api.tenant.key });
   const started = await Promise.allSettled([startWorker(), startWorker()]);
   // Kept even when the other failed to start, so afterAll stops it.
   workers = started.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
@@ -263,7 +265,10 @@ describe("cancel and resume, with both workers busy", () => {
 
   it("cancels a queued job at once: 202, cancelled/user_cancel, never run", async () => {
     const job = await client.submitJob(longJob("e2e-queued"));
-    const response = await fetch(`${api.url}/v1/jobs/${job.id}/cancel`, { method: "POST" });
+    const response = await fetch(`${api.url}/v1/jobs/${job.id}/cancel`, {
+      method: "POST",
+      headers: api.tenant.headers,
+    });
     expect(response.status).toBe(202);
     expect(await response.json()).toMatchObject({ id: job.id, status: "cancelled" });
 
