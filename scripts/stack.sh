@@ -35,11 +35,14 @@ docker_answers() {
   command -v docker >/dev/null 2>&1 && timeout 5 docker info >/dev/null 2>&1
 }
 
+# Compose interpolates the whole file, including the api's required ADMIN_API_KEY, even to start or
+# stop only the stores; this script never starts the api, so a placeholder stands in when it is unset.
 compose() {
+  local admin="${ADMIN_API_KEY:-unused-by-stack-sh-which-starts-only-the-stores}"
   if docker compose version >/dev/null 2>&1; then
-    docker compose -f "$ROOT/docker-compose.yml" "$@"
+    ADMIN_API_KEY="$admin" docker compose -f "$ROOT/docker-compose.yml" "$@"
   elif command -v docker-compose >/dev/null 2>&1; then
-    docker-compose -f "$ROOT/docker-compose.yml" "$@"
+    ADMIN_API_KEY="$admin" docker-compose -f "$ROOT/docker-compose.yml" "$@"
   else
     die "a Docker daemon answers but neither 'docker compose' nor 'docker-compose' is installed"
   fi
