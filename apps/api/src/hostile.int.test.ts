@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noThenProperty: `then` is the Rule spec's documented field; these objects are request bodies, never awaited.
 import { randomUUID } from "node:crypto";
 import { loadConfig } from "@plateau/config";
 import { appendEvents, createJob } from "@plateau/db";
@@ -71,7 +72,7 @@ describe("hostile request bodies", () => {
 
   it.each([
     ["arrays", "[".repeat(10_000) + "]".repeat(10_000), "/0".repeat(64)],
-    ["objects", '{"a":'.repeat(10_000) + "1" + "}".repeat(10_000), "/a".repeat(64)],
+    ["objects", `${'{"a":'.repeat(10_000)}1${"}".repeat(10_000)}`, "/a".repeat(64)],
   ])("JSON nested 10,000 levels deep (%s) is refused before parsing", async (_, payload, path) => {
     const before = await jobsStored();
     for (const url of ["/v1/jobs", "/v1/callbacks/simulate", "/v1/jobs/x/cancel"]) {
@@ -112,17 +113,21 @@ describe("hostile request bodies", () => {
     expect(await jobsStored()).toEqual(before);
   });
 
-  it("a schedule that divides by zero is a 400 from the simulator naming the callback", async () => {
+  it.each([
+    ["a schedule", { type: "LearningRateScheduler", schedule: "lr / 0" }],
+    [
+      "a Rule's new rate",
+      { type: "Rule", on: "epoch_end", then: { set_learning_rate: "lr / (epoch - epoch)" } },
+    ],
+    ["a Rule's condition", { type: "Rule", on: "epoch_end", if: "loss / 0 > 1", then: "stop_training" }],
+  ])("%s dividing by zero is a 400 from the simulator naming the callback", async (_, callback) => {
     const simulation = {
-      callbacks: [
-        { type: "EarlyStopping", monitor: "loss" },
-        { type: "LearningRateScheduler", schedule: "lr / 0" },
-      ],
+      callbacks: [{ type: "EarlyStopping", monitor: "loss" }, callback],
       epochs: [{ logs: { loss: 1 } }, { logs: { loss: 0.5 } }],
     };
     const response = await json("/v1/callbacks/simulate", JSON.stringify(simulation));
-    expectProblem(response, 400, "/callbacks/1", /division by zero|finite/);
-    expect(response.json().message).toMatch(/division by zero|finite/);
+    expectProblem(response, 400, "/callbacks/1", /division by zero/);
+    expect(response.json().message).toMatch(/division by zero/);
   });
 });
 

@@ -50,21 +50,17 @@ const EXPRESSION_CALLBACKS = new Set(["LearningRateScheduler", "Rule"]);
 /** What the callbacks would decide over a recorded metric sequence (validated by the caller). */
 export async function simulateCallbacks(input: SimulationInput): Promise<SimulationResult> {
   await tfjs();
-  const { simulate, ExpressionError } = await import("@plateau/callbacks");
+  const { simulate, CallbackSpecError, ExpressionError } = await import("@plateau/callbacks");
   try {
     return await simulate(input);
   } catch (error) {
-    if (!(error instanceof Error)) throw error;
+    if (!(error instanceof CallbackSpecError || error instanceof ExpressionError)) throw error;
     const types = input.callbacks.map((callback) => callback.type as string);
-    // @plateau/callbacks words a callback's run-time failure "<Type>: ..." or "<Type> on <hook>: ...".
+    // @plateau/callbacks starts such a message with the callback's type ("Rule on epoch_end: ...").
     const named = types.flatMap((type, i) =>
-      error.message.startsWith(`${type}:`) || error.message.startsWith(`${type} on `) ? [i] : [],
+      error.message.startsWith(`${type}:`) || error.message.startsWith(`${type} `) ? [i] : [],
     );
-    if (named.length > 0) throw new CallbackRunError(error.message, named);
-    if (error instanceof ExpressionError) {
-      const candidates = types.flatMap((type, i) => (EXPRESSION_CALLBACKS.has(type) ? [i] : []));
-      throw new CallbackRunError(error.message, candidates);
-    }
-    throw error;
+    const candidates = types.flatMap((type, i) => (EXPRESSION_CALLBACKS.has(type) ? [i] : []));
+    throw new CallbackRunError(error.message, named.length > 0 ? named : candidates);
   }
 }

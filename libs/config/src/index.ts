@@ -26,7 +26,7 @@ export const ConfigSchema = Type.Object({
   S3_PUBLIC_ENDPOINT: Type.String({
     default: "",
     description:
-      "S3 endpoint that clients reach, used in presigned URLs (e.g. http://localhost:9000 when S3_ENDPOINT is a compose-internal host). Empty: S3_ENDPOINT.",
+      "S3 endpoint that clients reach: weight files redirect to URLs presigned on it (e.g. http://localhost:9000 when S3_ENDPOINT is a compose-internal host). Empty: the API streams weight files itself, so neither S3_ENDPOINT nor the access key id reaches clients.",
   }),
   S3_REGION: Type.String({ default: "us-east-1", description: "S3 region." }),
   S3_BUCKET: Type.String({
@@ -50,7 +50,8 @@ export const ConfigSchema = Type.Object({
   API_PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535, description: "API port." }),
   PUBLIC_URL: Type.String({
     default: "",
-    description: "Base URL clients reach the API at, used in model_url. Empty: derived from the request.",
+    description:
+      "Base URL clients reach the API at, used in model_url and redirects. Empty: the address the connection arrived at, never the request's Host header; set it behind a proxy or a DNS name.",
   }),
   URL_SIGNING_SECRET: Type.String({
     default: "",
@@ -121,7 +122,8 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_PER_MINUTE: Type.Integer({
     default: 600,
     minimum: 1,
-    description: "Requests per API key (or per address, without one) per minute, counted in Redis across API instances.",
+    description:
+      "Requests per API key (or per address, without one) per minute, counted in Redis across API instances.",
   }),
   MAX_STREAMS_PER_KEY: Type.Integer({
     default: 20,
