@@ -7,9 +7,11 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { createDb } from "@plateau/db";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stopChild } from "./services";
+import { createTestTenant } from "./tenants";
 
 /**
  * The production build as the images run it: tsup's bundles in a scratch directory holding only what an
@@ -152,12 +154,14 @@ describe("the production build", () => {
     const readyz = await fetch(`${api}/readyz`);
     expect(readyz.status, await readyz.clone().text()).toBe(200);
 
+    const db = createDb(databaseUrl);
+    const tenant = await createTestTenant(db, "build").finally(() => db.$disconnect());
     const example = JSON.parse(await readFile(join(ROOT, "examples/iris-plateau.json"), "utf8"));
     const spec = join(app, "job.json");
     await writeFile(spec, JSON.stringify({ ...example, fit: { ...example.fit, epochs: 3 } }));
     const cli = spawn(process.execPath, ["dist/cli.js", "--api", api, "submit", spec, "--follow"], {
       cwd: app,
-      env,
+      env: { ...env, PLATEAU_API_KEY: tenant.key },
       stdio: ["ignore", "pipe", "pipe"],
     });
     children.push(cli);
