@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import path from "node:path";
+import { activeWasmFallbacks, registerWasmFallbacks } from "./wasm-fallback";
 export type Tf = typeof import("@tensorflow/tfjs");
 export type BackendName = "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
 export type BackendPreference = "auto" | BackendName;
@@ -11,11 +12,21 @@ export interface SelectedBackend {
   tf: Tf;
   /** One line per backend tried, in order: which loaded and why the others were skipped. */
   report: string[];
+  /**
+   * Kernels the backend lacks that run on tfjs's cpu backend instead, at its speed (wasm only: see
+   * wasm-fallback.ts), sorted.
+   */
+  cpuFallbacks: string[];
+}
+
+export interface SelectBackendOptions {
+  /** Receives, once per process, which kernels were set to fall back to the cpu backend. Default: console.warn. */
+  log?: (message: string) => void;
 }
 
 interface Candidate {
   name: BackendName;
-  load: () => Promise<Tf>;
+  load: (log: (message: string) => void) => Promise<Tf>;
   /** What a user must do to make this backend available. */
   install: string;
 }
@@ -35,7 +46,7 @@ async function loadNative(specifier: string): Promise<Tf> {
   return native;
 }
 
-async function loadWasm(): Promise<Tf> {
+async function loadWasm(log: (message: string) => void): Promise<Tf> {
   const wasm = await import("@tensorflow/tfjs-backend-wasm");
   // Node has no page URL to resolve the .wasm files against: point at the package's dist folder on disk,
   // which also keeps start-up offline.
@@ -43,6 +54,17 @@ async function loadWasm(): Promise<Tf> {
   wasm.setWasmPaths(`${dist}${path.sep}`);
   const tfjs = await import("@tensorflow/tfjs");
   if (!(await tfjs.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
+  // Kernels wasm lacks (Conv2DBackpropFilter for a Conv2D's weights, UnsortedSegmentSum for an Embedding's)
+  // would fail the job: they run on the cpu backend instead.
+  const { added, unsupported } = registerWasmFallbacks(tfjs);
+  if (added.length > 0) {
+    log(
+      `wasm: ${added.length} kernels it lacks run on the cpu backend, at cpu speed: ${added.join(", ")}` +
+        (unsupported.length > 0
+          ? `; still missing (complex64, which wasm cannot hold): ${unsupported.join(", ")}`
+          : ""),
+    );
+  }
   return tfjs;
 }
 
@@ -78,16 +100,19 @@ function reason(error: unknown): string {
  * Loads the fastest tfjs backend available ("auto": native GPU, native CPU, wasm, then plain JS), or
  * exactly the one asked for, failing with what to install when it cannot load.
  */
-export async function selectBackend(preference: BackendPreference = "auto"): Promise<SelectedBackend> {
+export async function selectBackend(
+  preference: BackendPreference = "auto",
+  { log = console.warn }: SelectBackendOptions = {},
+): Promise<SelectedBackend> {
   const order = preference === "auto" ? BACKEND_ORDER : [preference];
   const report: string[] = [];
   for (const name of order) {
     const candidate = CANDIDATES[name];
     try {
-      const tf = await candidate.load();
+      const tf = await candidate.load(log);
       await tf.ready();
       report.push(`${name}: loaded`);
-      return { name, tf, report };
+      return { name, tf, report, cpuFallbacks: name === "wasm" ? activeWasmFallbacks(tf) : [] };
     } catch (error) {
       report.push(`${name}: skipped (${reason(error)})`);
       if (preference !== "auto") {
