@@ -131,6 +131,44 @@ describe("hostile request bodies", () => {
   });
 });
 
+describe("numbers float32 cannot hold", () => {
+  it("a simulated learning rate that float32 rounds to Infinity is a 400 naming it", async () => {
+    const simulation = {
+      optimizer: { name: "adam", learning_rate: 3.4028235677973366e38 },
+      callbacks: [{ type: "ReduceLROnPlateau", monitor: "loss", patience: 1 }],
+      epochs: [{ logs: { loss: 1 } }, { logs: { loss: 1 } }, { logs: { loss: 1 } }],
+    };
+    expectProblem(
+      await json("/v1/callbacks/simulate", JSON.stringify(simulation)),
+      400,
+      "/optimizer/learning_rate",
+      /<=/,
+    );
+  });
+
+  it("so is a job's optimizer learning rate, and nothing is stored", async () => {
+    const before = await jobsStored();
+    const spec = exampleJob();
+    spec.compile.optimizer.learning_rate = 1e300;
+    const response = await json("/v1/jobs", JSON.stringify(spec));
+    expectProblem(response, 400, "/compile/optimizer/learning_rate", /<=/);
+    expect(await jobsStored()).toEqual(before);
+  });
+});
+
+describe("hostile uploads", () => {
+  it.each([
+    ["text/plain", '{"a": 1, "label": "x"}\n'],
+    ["application/json", '{"a": 1, "label": "x"}'],
+    ["application/json", "[1, 2]"],
+  ])("a dataset sent as %s is a 415 naming the content type, and nothing is kept", async (type, payload) => {
+    const before = await api.deps.db.dataset.count({ where: { tenantId: api.tenant.id } });
+    const response = await json("/v1/datasets?filename=train.jsonl", payload, type);
+    expectProblem(response, 415, "/headers/content-type", /text\/csv/);
+    expect(await api.deps.db.dataset.count({ where: { tenantId: api.tenant.id } })).toBe(before);
+  });
+});
+
 describe("hostile query strings, paths and headers", () => {
   it.each(["Infinity", "-Infinity", "1e309", "-1e309"])("?limit=%s is a 400 naming limit", async (limit) => {
     expectProblem(await api.inject(`/v1/jobs?limit=${limit}`), 400, "/querystring/limit", /finite|<=|>=/);

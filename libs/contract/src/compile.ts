@@ -10,6 +10,9 @@ import {
 const strict = { additionalProperties: false } as const;
 const names = (values: readonly string[]) => Type.Enum([...values]);
 
+/** The largest finite float32: tfjs holds optimizer parameters as float32, so anything larger is Infinity. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
 function optimizerSchema(name: OptimizerName): TSchema {
   const params = Object.fromEntries(
     Object.entries(OPTIMIZER_DEFAULTS[name]).map(([key, value]) => [
@@ -17,7 +20,7 @@ function optimizerSchema(name: OptimizerName): TSchema {
       Type.Optional(
         typeof value === "boolean"
           ? Type.Boolean({ description: `Keras default: ${value}.` })
-          : Type.Number({ minimum: 0, description: `Keras default: ${value}.` }),
+          : Type.Number({ minimum: 0, maximum: FLOAT32_MAX, description: `Keras default: ${value}.` }),
       ),
     ]),
   );

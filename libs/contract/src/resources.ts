@@ -1,5 +1,6 @@
 import Type, { type Static } from "typebox";
 import { CallbackSpecSchema } from "./callbacks";
+import { FLOAT32_MAX } from "./compile";
 import { TABLE_FORMATS } from "./data";
 import { JobStatus, Logs, StopReason } from "./events";
 import type { JobSpec } from "./job-spec";
@@ -164,7 +165,7 @@ export const SimulationInputSchema = Type.Object(
       Type.Object(
         {
           name: Type.Enum(OPTIMIZER_NAMES),
-          learning_rate: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+          learning_rate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: FLOAT32_MAX })),
         },
         { ...strict, description: "Defaults to Keras's compile default, rmsprop at 0.001." },
       ),

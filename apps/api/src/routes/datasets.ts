@@ -75,6 +75,13 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
         ]);
       }
       const format = FORMATS[String(request.headers["content-type"]).split(";")[0].trim().toLowerCase()];
+      if (format === undefined) {
+        // JSON and text/plain have parsers of their own: their bodies arrive parsed, not as a stream.
+        const message = `must be ${Object.keys(FORMATS).join(", ")}`;
+        throw new ApiError(415, "unsupported_media_type", `The upload's Content-Type ${message}.`, [
+          { path: "/headers/content-type", message },
+        ]);
+      }
       if (Number(request.headers["content-length"]) > limit) throw tooLarge(limit);
 
       const tenantId = callerOf(request).tenantId;
