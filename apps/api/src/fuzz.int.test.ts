@@ -409,7 +409,7 @@ function applyMutation(document: Json, m: Mutation): void {
     if (objects.length === 0) return;
     // defineProperty: "__proto__" becomes an own (serialized) property, as a client's JSON would have it.
     Object.defineProperty(objects[m.at % objects.length], m.key, {
-      value: m.value,
+      value: structuredClone(m.value),
       enumerable: true,
       writable: true,
       configurable: true,
@@ -431,7 +431,8 @@ function applyMutation(document: Json, m: Mutation): void {
   }
   if (spots.length === 0) return;
   const { parent, key } = spots[m.at % spots.length];
-  if (m.kind === "set") (parent as Record<string, unknown>)[key] = m.value;
+  // Values are cloned: fast-check hands out the same constant objects to every case.
+  if (m.kind === "set") (parent as Record<string, unknown>)[key] = structuredClone(m.value);
   else if (m.kind === "delete") {
     if (Array.isArray(parent)) parent.splice(key as number, 1);
     else delete parent[key];
