@@ -57,9 +57,8 @@ export function parseJsonBody(text: string, maxDepth = MAX_BODY_DEPTH): unknown 
     value = JSON.parse(text);
   } catch (error) {
     const reason = error instanceof SyntaxError ? error.message : String(error);
-    throw new ApiError(400, "invalid_json", `The body is not valid JSON: ${reason}.`, [
-      { path: "", message: reason },
-    ]);
+    // Fastify's own code and shape for a body that does not parse, as before this parser took over.
+    throw new ApiError(400, "bad_request", `The body is not valid JSON: ${reason}.`);
   }
   const issues = valueIssues(value);
   if (issues.length > 0) {
