@@ -96,7 +96,12 @@ describe("hostile request bodies", () => {
     const before = await jobsStored();
     const spec = JSON.stringify({ ...exampleJob(), name: "huge" }).replace('"epochs":50', '"epochs":1e400');
     expectProblem(await json("/v1/jobs", spec), 400, "/fit/epochs", /too large/);
-    expectProblem(await json("/v1/jobs", '{"name": "x'), 400, "", /JSON/);
+    const truncated = await json("/v1/jobs", '{"name": "x');
+    expect(truncated.statusCode).toBe(400);
+    expect(truncated.json()).toMatchObject({
+      error: "bad_request",
+      message: expect.stringMatching(/not valid JSON/),
+    });
     expectProblem(await json("/v1/jobs", ""), 400, "", /empty/);
     const xml = await json("/v1/jobs", "<job/>", "application/xml");
     expect(xml.statusCode).toBe(415);
