@@ -112,6 +112,7 @@ describe("expression language", () => {
     ["exp(1, 2)", /exp\(\) takes 1 argument/],
     ["max(1)", /max\(\) takes at least 2 argument/],
     ["(exp)(1)", /write '\*' explicitly/],
+    ["lr * foo.bar(1)", /'foo.bar' is not an allowed function/],
   ])("rejects %s", (source, message) => {
     expect(() => compileExpression(source, { variables: ["lr"] })).toThrow(message);
   });

@@ -10,7 +10,8 @@ import {
   RuleOptions,
 } from "@plateau/contract";
 import Value from "typebox/value";
-import { compileExpression, type Expression } from "./expression";
+import type { Expression } from "./expression";
+import { compileSource } from "./python-function";
 
 const NEVER_CALLED = /^(test|predict)_(begin|end|batch_begin|batch_end)$/;
 
@@ -55,7 +56,7 @@ export function parseRule(options: RuleConfig): { rule: ParsedRule | null; issue
   const variables = HOOKS_WITH_METRICS.includes(hook) ? undefined : fixedVariables(hook);
   const compile = (source: string, path: string): Expression | null => {
     try {
-      const expression = compileExpression(source, { variables });
+      const expression = compileSource(source, { variables, subject: "a Rule expression" });
       const misplaced = expression.variables.find(
         (name) => ["batch", "epoch"].includes(name) && !fixedVariables(hook).includes(name),
       );

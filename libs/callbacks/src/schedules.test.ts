@@ -139,6 +139,14 @@ describe("compileSchedule", () => {
     expect(compileSchedule("lr / 2")(3, 0.03)).toBe(0.015);
   });
 
+  it("takes a Python function over epoch and lr, as Keras's guide writes it", () => {
+    const scheduler = compileSchedule(
+      "def scheduler(epoch, lr):\n    if epoch < 10:\n        return lr\n    else:\n        return lr * math.exp(-0.1)",
+    );
+    expect(scheduler(9, 0.01)).toBe(0.01);
+    expect(scheduler(10, 0.01)).toBe(0.01 * 0.9048374180359595);
+  });
+
   it("ignores lr for named schedules", () => {
     const schedule = compileSchedule({
       name: "step_decay",

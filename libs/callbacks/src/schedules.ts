@@ -15,7 +15,8 @@ import {
   ScheduleOption,
 } from "@plateau/contract";
 import Value from "typebox/value";
-import { compileExpression, evaluateNumber } from "./expression";
+import { type Expression, evaluateNumber } from "./expression";
+import { compileSource } from "./python-function";
 
 const f32 = Math.fround;
 
@@ -107,6 +108,19 @@ export function buildSchedule(params: NamedSchedule): Schedule {
 
 export const SCHEDULE_VARIABLES = ["epoch", "lr"] as const;
 
+/**
+ * A schedule written as an expression over epoch and lr, or as a Python function (or its body) as Keras's
+ * guide writes it: `def scheduler(epoch, lr)` — Keras calls schedule(epoch, lr), or schedule(epoch) when the
+ * function takes one argument.
+ */
+export function compileScheduleSource(source: string): Expression {
+  return compileSource(source, {
+    variables: SCHEDULE_VARIABLES,
+    parameters: [SCHEDULE_VARIABLES, ["epoch"]],
+    subject: "a schedule",
+  });
+}
+
 type SchemaCheck = (schema: (typeof namedSchedules)[ScheduleName], value: unknown) => Issue[];
 
 /**
@@ -118,7 +132,7 @@ export function scheduleOptionIssues(schedule: unknown, schemaIssues: SchemaChec
   if (!Value.Check(ScheduleOption, schedule)) return [];
   if (typeof schedule === "string") {
     try {
-      compileExpression(schedule, { variables: SCHEDULE_VARIABLES });
+      compileScheduleSource(schedule);
       return [];
     } catch (error) {
       return [{ path: "", message: (error as Error).message }];
@@ -140,7 +154,7 @@ export function scheduleOptionIssues(schedule: unknown, schemaIssues: SchemaChec
 /** `(epoch, lr) → new lr`; throws an `ExpressionError` (or schedule error) for an invalid schedule. */
 export function compileSchedule(schedule: string | NamedSchedule): (epoch: number, lr: number) => number {
   if (typeof schedule === "string") {
-    const expression = compileExpression(schedule, { variables: SCHEDULE_VARIABLES });
+    const expression = compileScheduleSource(schedule);
     return (epoch, lr) => evaluateNumber(expression, { epoch, lr });
   }
   const named = buildSchedule(schedule);

@@ -51,6 +51,24 @@ describe("builtin datasets", () => {
     });
   }
 
+  it("spirals come shuffled by their seed: validation_split's last 20% holds both spirals, centre to rim", () => {
+    const spirals = readSource({ source: "builtin", name: "spirals", samples: 1000, seed: 2 });
+    const heldOut = { x: spirals.x.slice(800), y: (spirals.y as number[]).slice(800) };
+    const ones = heldOut.y.filter((label) => label === 1).length;
+    expect(ones).toBeGreaterThan(80);
+    expect(ones).toBeLessThan(120);
+    // Generated from the centre out (radius 0 to 5); the held-out rows span the whole range, not the rim.
+    const radii = heldOut.x.map(([a, b]) => Math.hypot(a, b)).sort((a, b) => a - b);
+    expect(radii[0]).toBeLessThan(0.5);
+    expect(radii[100]).toBeGreaterThan(2);
+    expect(radii[100]).toBeLessThan(3);
+    expect(radii[199]).toBeGreaterThan(4.5);
+    // The same seed gives the same rows in the same order; the order alone depends on nothing else.
+    expect(readSource({ source: "builtin", name: "spirals", samples: 1000, seed: 2 })).toEqual(spirals);
+    const other = readSource({ source: "builtin", name: "spirals", samples: 1000, seed: 3 });
+    expect(other.y).not.toEqual(spirals.y);
+  });
+
   it("xor and spirals are balanced two-class problems; regression targets follow the inputs", () => {
     for (const name of ["xor", "spirals"] as const) {
       const table = readSource({ source: "builtin", name, samples: 400, seed: 1 });

@@ -41,7 +41,7 @@ export interface SyntheticOptions {
   features: number;
 }
 
-/** Points in [-1, 1]²; class 1 when the two coordinates have opposite signs. */
+/** Points in [-1, 1]², independent draws (no order to shuffle); class 1 when the coordinates' signs differ. */
 function xor({ samples, seed, noise }: SyntheticOptions): Table {
   const random = prng(seed);
   const normal = gaussian(random);
@@ -56,9 +56,28 @@ function xor({ samples, seed, noise }: SyntheticOptions): Table {
   return { x, y, features: ["x1", "x2"], classes: ["same_sign", "opposite_sign"] };
 }
 
-/** Two interleaved spirals (the TensorFlow Playground classic), alternating classes row by row. */
+/**
+ * Rows in an order drawn from `random` (Fisher–Yates), for generators whose points come out ordered: Keras's
+ * validation_split holds out the last rows, which must be a sample of the whole set, as iris's are.
+ */
+export function shuffleRows(table: Table, random: () => number): Table {
+  const order = table.x.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const y = table.y as unknown[];
+  return { ...table, x: order.map((i) => table.x[i]), y: order.map((i) => y[i]) as Table["y"] };
+}
+
+/**
+ * Two interleaved spirals (the TensorFlow Playground classic). The points are generated from the centre out,
+ * alternating classes, then shuffled with the same seeded generator: the last rows (validation_split's) are
+ * spread over both spirals from centre to rim, not the outer arms alone.
+ */
 function spirals({ samples, seed, noise }: SyntheticOptions): Table {
-  const normal = gaussian(prng(seed));
+  const random = prng(seed);
+  const normal = gaussian(random);
   const x: number[][] = [];
   const y: number[] = [];
   const perClass = Math.ceil(samples / 2);
@@ -69,10 +88,10 @@ function spirals({ samples, seed, noise }: SyntheticOptions): Table {
     x.push([r * Math.sin(t) + noise * normal(), r * Math.cos(t) + noise * normal()]);
     y.push(label);
   }
-  return { x, y, features: ["x1", "x2"], classes: ["spiral_a", "spiral_b"] };
+  return shuffleRows({ x, y, features: ["x1", "x2"], classes: ["spiral_a", "spiral_b"] }, random);
 }
 
-/** y = w·x + b + noise, with x ~ N(0, 1) and w, b drawn from the same seed. */
+/** y = w·x + b + noise, with x ~ N(0, 1) drawn row by row (no order to shuffle) and w, b from the same seed. */
 function regression({ samples, seed, noise, features }: SyntheticOptions): Table {
   const normal = gaussian(prng(seed));
   const weights = Array.from({ length: features }, () => normal());
