@@ -1,8 +1,8 @@
 import { probeBucket } from "@plateau/storage";
 import { type App, createApp } from "./app";
 import { installAuth } from "./auth";
-import { installRateLimit } from "./rate-limit";
 import type { ApiDeps } from "./deps";
+import { installRateLimit } from "./rate-limit";
 import { adminRoutes } from "./routes/admin";
 import { callbackRoutes } from "./routes/callbacks";
 import { checkpointRoutes } from "./routes/checkpoints";

@@ -458,6 +458,7 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
   it.each([
     [
       "a Rule expression that fails while training",
+      // biome-ignore lint/suspicious/noThenProperty: `then` is the Rule spec's field, never a function.
       { type: "Rule", then: { set_learning_rate: "lr / (epoch - epoch)" } },
       /^Rule on epoch_end: "lr \/ \(epoch - epoch\)": division by zero/,
     ],

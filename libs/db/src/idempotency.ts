@@ -29,7 +29,10 @@ export async function claimIdempotencyKey(
   await db.idempotencyKey.deleteMany({
     where: { ...scope, createdAt: { lt: new Date(Date.now() - IDEMPOTENCY_TTL_MS) } },
   });
-  const { count } = await db.idempotencyKey.createMany({ data: [{ ...scope, requestHash }], skipDuplicates: true });
+  const { count } = await db.idempotencyKey.createMany({
+    data: [{ ...scope, requestHash }],
+    skipDuplicates: true,
+  });
   if (count === 1) return { state: "claimed" };
   const row = await db.idempotencyKey.findUnique({ where });
   if (!row || row.statusCode === null) return { state: "in_flight", requestHash: row?.requestHash ?? null };

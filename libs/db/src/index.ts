@@ -12,6 +12,13 @@ export type { ApiKey, Checkpoint, Dataset, Job, JobEvent, Tenant } from "./gener
 export { Prisma } from "./generated/prisma/client";
 export { JobStatus, StopReason } from "./generated/prisma/enums";
 export {
+  type Claim,
+  claimIdempotencyKey,
+  completeIdempotencyKey,
+  type IdempotencyScope,
+  releaseIdempotencyKey,
+} from "./idempotency";
+export {
   type CancelOutcome,
   createJob,
   finishJob,
@@ -41,10 +48,3 @@ export {
   sharedSecret,
   touchApiKey,
 } from "./tenants";
-export {
-  type Claim,
-  claimIdempotencyKey,
-  completeIdempotencyKey,
-  type IdempotencyScope,
-  releaseIdempotencyKey,
-} from "./idempotency";

@@ -14,7 +14,7 @@ afterAll(async () => {
 });
 
 const upload = (filename: string, contentType: string, payload: string) =>
-  api.app.inject({
+  api.inject({
     method: "POST",
     url: "/v1/datasets",
     query: { filename },
@@ -38,7 +38,7 @@ describe("datasets", () => {
     });
     expect(dataset.uri).toBe(`s3://${api.deps.storage.bucket}/datasets/${dataset.id}/train.csv`);
     expect(await getObjectText(api.deps.storage, `datasets/${dataset.id}/train.csv`)).toBe(csv);
-    expect((await api.app.inject({ url: `/v1/datasets/${dataset.id}` })).json()).toEqual(dataset);
+    expect((await api.inject({ url: `/v1/datasets/${dataset.id}` })).json()).toEqual(dataset);
 
     const spec = {
       name: "from-dataset",
@@ -49,13 +49,13 @@ describe("datasets", () => {
       data: { source: "dataset", id: dataset.id, label: "label", features: ["a", "c"] },
       fit: { epochs: 1 },
     };
-    const bad = await api.app.inject({ method: "POST", url: "/v1/jobs", payload: spec });
+    const bad = await api.inject({ method: "POST", url: "/v1/jobs", payload: spec });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().details).toEqual([
       { path: "/data/features/1", message: expect.stringContaining("columns are: a, b, quoted, label") },
     ]);
     spec.data.features = ["a", "b, quoted"];
-    expect((await api.app.inject({ method: "POST", url: "/v1/jobs", payload: spec })).statusCode).toBe(201);
+    expect((await api.inject({ method: "POST", url: "/v1/jobs", payload: spec })).statusCode).toBe(201);
   });
 
   it("reads JSONL columns as the union of the rows' keys", async () => {

@@ -152,7 +152,11 @@ describe("POST /v1/jobs", () => {
     ["the service's checkpoints", "s3://{bucket}/jobs/x/checkpoints/best/model.json", /not readable by jobs/],
     ["an uploaded dataset's key", "s3://{bucket}/datasets/x/train.csv", /not readable by jobs/],
     ["a key outside DATA_URI_PREFIXES", "s3://{bucket}/private/creds.csv", /under s3:\/\/.*\/uploads\//],
-    ["another tenant's upload folder", `s3://{bucket}/uploads/${randomUUID()}/train.csv`, /not readable by jobs/],
+    [
+      "another tenant's upload folder",
+      `s3://{bucket}/uploads/${randomUUID()}/train.csv`,
+      /not readable by jobs/,
+    ],
   ])("refuses data.uri at %s: 400 at /data/uri, nothing stored or queued", async (_, uri, message) => {
     const name = `uri-${randomUUID().slice(0, 8)}`;
     for (const at of ["data", "validation"]) {
