@@ -16,8 +16,11 @@ const config = loadConfig();
 const workerName = `${hostname()}:${process.pid}`;
 const log = pino({ level: config.LOG_LEVEL, base: { service: "worker", worker: workerName } });
 
-const backend = await selectBackend(config.TFJS_BACKEND);
-log.info({ backend: backend.name, tried: backend.report }, "tfjs backend selected");
+const backend = await selectBackend(config.TFJS_BACKEND, { log: (message) => log.info(message) });
+log.info(
+  { backend: backend.name, tried: backend.report, cpuFallbacks: backend.cpuFallbacks },
+  "tfjs backend selected",
+);
 
 const db = createDb(config.DATABASE_URL);
 const storage = createStorage(config);

@@ -80,6 +80,8 @@ describe("worker process", () => {
       const selected = await logs.waitFor("tfjs backend selected");
       expect(BACKEND_ORDER).toContain(selected.backend);
       expect(selected.tried).toEqual(expect.arrayContaining([`${selected.backend}: loaded`]));
+      // On wasm, the kernels it lacks run on cpu, and the log says which.
+      if (selected.backend === "wasm") expect(selected.cpuFallbacks).toContain("Conv2DBackpropFilter");
       await logs.waitFor("worker ready");
 
       await queueEvents.waitUntilReady();
