@@ -101,7 +101,9 @@ describe("the production build", () => {
     const specifiers = new Set<string>();
     for (const file of files) {
       const code = await readFile(join(app, "dist", file), "utf8");
-      for (const [, specifier] of code.matchAll(/(?:\bfrom|\bimport\s*\(?)\s*"([^".][^"]*)"/g)) {
+      for (const [, specifier] of code.matchAll(
+        /(?<![\w"'.$])(?:from|import\s*\(?)\s*"((?:@[\w.-]+\/)?[\w-][\w.-]*(?:\/[\w./-]+)?)"/g,
+      )) {
         specifiers.add(specifier);
       }
     }
