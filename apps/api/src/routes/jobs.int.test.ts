@@ -39,7 +39,8 @@ const post = (payload: unknown) =>
   api.inject({ method: "POST", url: "/v1/jobs", payload: payload as object });
 
 async function expectNothingStored(name: string) {
-  expect(await api.deps.db.job.count({ where: { name } })).toBe(0);
+  // This API's tenant only: other test files share the database, and job names are not unique.
+  expect(await api.deps.db.job.count({ where: { name, tenantId: api.tenant.id } })).toBe(0);
   expect(await api.deps.queue.count()).toBe(0);
 }
 
