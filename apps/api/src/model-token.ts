@@ -3,7 +3,7 @@ import { type Db, sharedSecret } from "@plateau/db";
 
 /**
  * Model URLs must load with a bare `tf.loadLayersModel(url)`, which sends no headers, so they carry a
- * token: an expiry and an HMAC over (tenant, job, checkpoint, expiry). tfjs appends the model.json URL's
+ * token: an expiry and an HMAC over (tenant, job, checkpoint id or "model", expiry). tfjs appends the model.json URL's
  * query to each weight file it fetches, so the shards inherit it. A token opens one checkpoint of one
  * job for its tenant until it expires, nothing else. The signing key is URL_SIGNING_SECRET, or else one
  * the first API instance generates and stores in Postgres for all of them.
@@ -11,8 +11,12 @@ import { type Db, sharedSecret } from "@plateau/db";
 export interface Artifact {
   tenantId: string;
   jobId: string;
+  /** A checkpoint's id, or FINAL_MODEL for the model the job ended with. */
   checkpointId: string;
 }
+
+/** The artifact name of a job's final model (`GET /v1/jobs/:id/model`); never a checkpoint id (a UUID). */
+export const FINAL_MODEL = "model";
 
 export class ModelTokens {
   private secret: Promise<Buffer> | undefined;

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { loadConfig } from "@plateau/config";
 import { createJob, recordCheckpoint } from "@plateau/db";
 import { exampleJob } from "@plateau/spec/example";
-import { checkpointPrefix, saveModel } from "@plateau/storage";
+import { checkpointPrefix, deletePrefix, finalModelPrefix, saveModel } from "@plateau/storage";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestTenant, type TestTenant } from "../../../test/tenants";
@@ -16,7 +16,7 @@ let api: TestApi;
 let owner: TestTenant;
 let stranger: TestTenant;
 /** What the owner has: one of each kind of resource a route can name. */
-const owned = { job: "", checkpoint: "", file: "", dataset: "" };
+const owned = { job: "", checkpoint: "", file: "", name: "", dataset: "" };
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
@@ -56,6 +56,7 @@ beforeAll(async () => {
     job: job.id,
     checkpoint: checkpoint.id,
     file: "weights.bin",
+    name: "log.csv",
     dataset: upload.json().id,
   });
 });
@@ -69,7 +70,7 @@ function concrete(url: string): string {
   return url.replace(/:(\w+)/g, (_, param: string) => {
     if (url.startsWith("/v1/admin/")) return param === "id" ? owner.id : unknownParam(url, param);
     if (url.startsWith("/v1/datasets/")) return param === "id" ? owned.dataset : unknownParam(url, param);
-    const value = { id: owned.job, checkpoint: owned.checkpoint, file: owned.file }[param];
+    const value = { id: owned.job, checkpoint: owned.checkpoint, file: owned.file, name: owned.name }[param];
     return value ?? unknownParam(url, param);
   });
 }
@@ -221,6 +222,26 @@ describe("model URLs", () => {
     for (const path of [otherCheckpoint, otherJob, tampered, url.pathname]) {
       expect((await send("GET", path)).statusCode, path).toBe(401);
     }
+  });
+
+  it("name the final model apart from checkpoints: neither token opens the other", async () => {
+    const model = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [2] })] });
+    await saveModel(api.deps.storage, finalModelPrefix(owned.job), model);
+    const final = await api.inject({ url: `/v1/jobs/${owned.job}/model` });
+    expect(final.statusCode).toBe(200);
+    const url = new URL(final.json().model_url);
+    expect(url.pathname).toBe(`/v1/jobs/${owned.job}/model/model.json`);
+    expect((await tf.loadLayersModel(`${api.url}${url.pathname}${url.search}`)).countParams()).toBe(6);
+    const token = url.searchParams.get("token") ?? "";
+    const asCheckpoint = `/v1/jobs/${owned.job}/checkpoints/${owned.checkpoint}/model.json?token=${token}`;
+    expect((await send("GET", asCheckpoint)).statusCode).toBe(401);
+    const best = new URL(
+      (await api.inject({ url: `/v1/jobs/${owned.job}/checkpoints/best` })).json().model_url,
+    );
+    const withCheckpointToken = `${url.pathname}?${best.searchParams}`;
+    expect((await send("GET", withCheckpointToken)).statusCode).toBe(401);
+    expect((await send("GET", url.pathname)).statusCode).toBe(401);
+    await deletePrefix(api.deps.storage, finalModelPrefix(owned.job));
   });
 
   it("stop working at expires_at", async () => {

@@ -4,16 +4,17 @@ import { type Db, recordCheckpoint } from "@plateau/db";
 import {
   checkpointPrefix,
   fileKey,
+  filesPrefix,
+  finalModelPrefix,
   isValidName,
-  jobPrefix,
   putObject,
   type S3SaveResult,
   type Storage,
   s3SaveHandler,
   topologyKey,
 } from "@plateau/storage";
-import { SpecError } from "@plateau/training";
-import type { io, LayersModel } from "@tensorflow/tfjs";
+import { SpecError, type Tf } from "@plateau/training";
+import type { io, LayersModel, Tensor } from "@tensorflow/tfjs";
 import type { EventLog } from "./event-log";
 
 /** Saves not yet uploaded before training waits for them; each holds a copy of the weights. */
@@ -96,13 +97,7 @@ export class S3ArtifactSink implements ArtifactSink {
     }
     const { storage, jobId } = this.deps;
     const name = checkpointName(artifact.filepath);
-    let captured: io.ModelArtifacts | undefined;
-    await model.save({
-      save: async (artifacts) => {
-        captured = artifacts;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
-      },
-    });
+    const captured = await captureArtifacts(model, false);
     if (artifact.weights_only && !this.topologyStored) {
       this.topologyStored = true;
       // A weights-only checkpoint is served with the job's topology, stored once.
@@ -110,7 +105,7 @@ export class S3ArtifactSink implements ArtifactSink {
       const topology = JSON.stringify(model.toJSON(null, false));
       this.schedule(key, () => putObject(storage, key, topology, { contentType: "application/json" }));
     }
-    this.schedule(checkpointPrefix(jobId, name), () => this.upload(name, artifact, captured!));
+    this.schedule(checkpointPrefix(jobId, name), () => this.upload(name, artifact, captured));
     if (this.pending > MAX_PENDING_SAVES) await this.queue;
   }
 
@@ -153,9 +148,27 @@ export class S3ArtifactSink implements ArtifactSink {
     );
   }
 
+  /**
+   * Stores the model the job ended with under `jobs/<id>/model/` (after every checkpoint and file write),
+   * full: topology, weights and — when a bare tfjs can load them back — the training config (optimizer,
+   * loss, metrics) and the optimizer's slots, tfjs's `includeOptimizer`, so `model.fit` continues on the
+   * loaded model without compiling. tfjs cannot serialize a loss given as a function (Plateau's Keras hinge
+   * losses) and does not know every metric by name when loading; such a model is stored without them.
+   */
+  async saveFinalModel(tf: Tf, model: LayersModel): Promise<{ sizeBytes: number; trainingConfig: boolean }> {
+    await this.drain();
+    let artifacts = await captureArtifacts(model, true).catch(() => undefined);
+    if (artifacts && !(await loadsBack(tf, artifacts))) artifacts = undefined;
+    const trainingConfig = artifacts !== undefined;
+    artifacts ??= await captureArtifacts(model, false);
+    const handler = s3SaveHandler(this.deps.storage, finalModelPrefix(this.deps.jobId));
+    const saved = (await handler.save!(artifacts)) as S3SaveResult;
+    return { sizeBytes: saved.sizeBytes, trainingConfig };
+  }
+
   /** S3 has no append: the file is kept here and written whole. */
   async appendText(filename: string, text: string, options: { append: boolean }): Promise<void> {
-    const key = fileKey(`${jobPrefix(this.deps.jobId)}files/`, filename);
+    const key = fileKey(filesPrefix(this.deps.jobId), filename);
     this.files.set(key, (options.append ? (this.files.get(key) ?? "") : "") + text);
     this.schedule(key, () =>
       putObject(this.deps.storage, key, this.files.get(key)!, { contentType: "text/csv" }),
@@ -185,5 +198,50 @@ export class S3ArtifactSink implements ArtifactSink {
   async drain(): Promise<void> {
     await this.queue;
     if (this.failure !== null) throw this.failure;
+  }
+}
+
+/** What `model.save` would write, captured in memory. */
+async function captureArtifacts(model: LayersModel, includeOptimizer: boolean): Promise<io.ModelArtifacts> {
+  let captured: io.ModelArtifacts | undefined;
+  // With includeOptimizer, tfjs 4.22 saves optimizer.getWeights(), whose first entry is a new scalar (the
+  // iteration count) it never disposes: it is caught here and disposed, so a long-lived worker does not grow.
+  const optimizer = includeOptimizer ? model.optimizer : undefined;
+  const fresh: Tensor[] = [];
+  if (optimizer) {
+    const getWeights = optimizer.getWeights.bind(optimizer);
+    optimizer.getWeights = async () => {
+      const weights = await getWeights();
+      fresh.push(...weights.filter((weight) => weight.name === "iter").map((weight) => weight.tensor));
+      return weights;
+    };
+  }
+  try {
+    await model.save(
+      {
+        save: async (artifacts) => {
+          captured = artifacts;
+          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+        },
+      },
+      { includeOptimizer },
+    );
+  } finally {
+    // The prototype's method again.
+    if (optimizer) delete (optimizer as { getWeights?: unknown }).getWeights;
+    for (const tensor of fresh) tensor.dispose();
+  }
+  return captured!;
+}
+
+/** Whether `tf.loadLayersModel` takes these artifacts back as they are (training config included). */
+async function loadsBack(tf: Tf, artifacts: io.ModelArtifacts): Promise<boolean> {
+  try {
+    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+    loaded.optimizer?.dispose();
+    loaded.dispose();
+    return true;
+  } catch {
+    return false;
   }
 }

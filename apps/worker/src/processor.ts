@@ -214,6 +214,16 @@ async function runJob(
       },
     });
     await sink.drain();
+    // The model the job ended with — after EarlyStopping restored its best weights, which it does when
+    // training ends, inside fit() — for a job that succeeded, or that a user cancelled after an epoch.
+    const keepsModel =
+      outcome.stopReason === "completed" ||
+      outcome.stopReason === "early_stopping" ||
+      (outcome.stopReason === "user_cancel" && outcome.lastEpoch !== null);
+    if (keepsModel) {
+      const saved = await sink.saveFinalModel(tf, model);
+      log.info(saved, "final model stored");
+    }
     if (outcome.lastEpoch !== null) {
       progress.update({
         epoch: outcome.lastEpoch,

@@ -5,7 +5,9 @@ import type {
   CheckpointList,
   CreatedApiKey,
   Dataset,
+  FinalModel,
   Job,
+  JobFileList,
   JobPage,
   JobSpec,
   ListJobsQuery,
@@ -92,6 +94,25 @@ export class PlateauClient {
     return this.request("GET", `/v1/jobs/${encodeURIComponent(id)}/checkpoints/best`);
   }
 
+  /**
+   * The model the job ended with (after EarlyStopping's restore_best_weights) as a `model_url` that
+   * `tf.loadLayersModel` loads; a 404 ApiError (`no_model`) until the job has one.
+   */
+  finalModel(id: string): Promise<FinalModel> {
+    return this.request("GET", `/v1/jobs/${encodeURIComponent(id)}/model`);
+  }
+
+  /** The files the job's callbacks wrote (CSVLogger). */
+  files(id: string): Promise<JobFileList> {
+    return this.request("GET", `/v1/jobs/${encodeURIComponent(id)}/files`);
+  }
+
+  /** One file the job wrote, as text (a CSVLogger file is CSV). */
+  fileText(id: string, name: string): Promise<string> {
+    const path = `/v1/jobs/${encodeURIComponent(id)}/files/${encodeURIComponent(name)}`;
+    return this.request("GET", path, { headers: { accept: "*/*" }, text: true });
+  }
+
   /** Stores a CSV or JSONL file in the service's S3; reference it in a spec as `{"source": "dataset", "id"}`. */
   uploadDataset(content: string | Blob, options: UploadOptions): Promise<Dataset> {
     const contentType = options.contentType ?? contentTypeFor(options.filename);
@@ -137,7 +158,14 @@ export class PlateauClient {
   private async request<T>(
     method: string,
     path: string,
-    options: { query?: Query; json?: unknown; body?: BodyInit; headers?: Record<string, string> } = {},
+    options: {
+      query?: Query;
+      json?: unknown;
+      body?: BodyInit;
+      headers?: Record<string, string>;
+      /** Answer the body as text rather than JSON. */
+      text?: boolean;
+    } = {},
   ): Promise<T> {
     const url = new URL(this.baseUrl + path);
     for (const [key, value] of Object.entries(options.query ?? {})) {
@@ -156,7 +184,7 @@ export class PlateauClient {
       throw new ApiUnreachableError(this.baseUrl, error);
     }
     if (!response.ok) throw await ApiError.from(response);
-    return (await response.json()) as T;
+    return (options.text ? await response.text() : await response.json()) as T;
   }
 }
 

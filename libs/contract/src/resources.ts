@@ -144,6 +144,28 @@ export const BestCheckpointSchema = Type.Object({
 });
 export type BestCheckpoint = Static<typeof BestCheckpointSchema>;
 
+export const FinalModelSchema = Type.Object({
+  model_url: Type.String({
+    format: "uri",
+    description:
+      "The model the job ended with (after EarlyStopping's restore_best_weights), with its training config when tfjs can carry it; loadable as is with tf.loadLayersModel(model_url).",
+  }),
+  expires_at: DateTime,
+});
+export type FinalModel = Static<typeof FinalModelSchema>;
+
+export const JobFileSchema = Type.Object({
+  name: Type.String({
+    description: "The file's name, as the callback wrote it (e.g. CSVLogger's filename).",
+  }),
+  size_bytes: Type.Integer(),
+  content_type: Type.String(),
+  modified_at: DateTime,
+});
+export const JobFileListSchema = Type.Object({ items: Type.Array(JobFileSchema) });
+export type JobFile = Static<typeof JobFileSchema>;
+export type JobFileList = Static<typeof JobFileListSchema>;
+
 export const DatasetSchema = Type.Object({
   id: Uuid,
   filename: Type.String(),

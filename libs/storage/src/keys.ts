@@ -5,6 +5,8 @@
  *
  *   jobs/<job-id>/checkpoints/<name>/model.json   + weight shards beside it
  *   jobs/<job-id>/topology.json                    the model topology of weights-only checkpoints
+ *   jobs/<job-id>/model/model.json                 the final model (+ weight shards beside it)
+ *   jobs/<job-id>/files/<name>                     files callbacks write (CSVLogger)
  *   jobs/<job-id>/resume/<file>
  *   datasets/<dataset-id>/<file>
  */
@@ -53,6 +55,16 @@ export function checkpointPrefix(jobId: string, name: string): string {
 /** The model topology of a job whose checkpoints are weights-only, stored once by the worker. */
 export function topologyKey(jobId: string): string {
   return `${jobPrefix(jobId)}topology.json`;
+}
+
+/** The folder holding the model a job ended with: model.json and weight shards, as a checkpoint's. */
+export function finalModelPrefix(jobId: string): string {
+  return `${jobPrefix(jobId)}model/`;
+}
+
+/** The folder of files a job's callbacks write (CSVLogger); `fileKey(filesPrefix(id), name)` is one. */
+export function filesPrefix(jobId: string): string {
+  return `${jobPrefix(jobId)}files/`;
 }
 
 export function resumePrefix(jobId: string): string {

@@ -93,16 +93,35 @@ export async function getObjectText(storage: Storage, key: string): Promise<stri
 
 /** Every key under `prefix`, following continuation tokens. */
 export async function listKeys(storage: Storage, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
+  return (await listObjects(storage, prefix)).map((object) => object.key);
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  lastModified: Date;
+}
+
+/** Every object under `prefix` with its size, following ListObjectsV2's pages. */
+export async function listObjects(storage: Storage, prefix: string): Promise<ObjectInfo[]> {
+  const objects: ObjectInfo[] = [];
   let token: string | undefined;
   do {
     const page = await storage.client.send(
       new ListObjectsV2Command({ Bucket: storage.bucket, Prefix: prefix, ContinuationToken: token }),
     );
-    for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+    for (const object of page.Contents ?? []) {
+      if (object.Key) {
+        objects.push({
+          key: object.Key,
+          size: object.Size ?? 0,
+          lastModified: object.LastModified ?? new Date(0),
+        });
+      }
+    }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  return keys;
+  return objects;
 }
 
 // DeleteObjects accepts at most 1000 keys per request.

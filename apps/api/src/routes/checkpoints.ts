@@ -1,6 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { Config } from "@plateau/config";
-import { BestCheckpointSchema, CheckpointListSchema, isUuid, Uuid } from "@plateau/contract";
+import {
+  BestCheckpointSchema,
+  CheckpointListSchema,
+  FinalModelSchema,
+  isUuid,
+  JobFileListSchema,
+  Uuid,
+} from "@plateau/contract";
 import {
   bestCheckpoint,
   type Checkpoint,
@@ -12,21 +19,24 @@ import {
 import {
   checkpointPrefix,
   fileKey,
+  filesPrefix,
+  finalModelPrefix,
   getObjectText,
   InvalidKeyPartError,
+  listObjects,
   MODEL_JSON,
   openObject,
   presignGet,
   readModelJson,
   topologyKey,
 } from "@plateau/storage";
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import Type from "typebox";
 import { callerOf } from "../auth";
 import type { ApiDeps } from "../deps";
 import { ApiError, ErrorRef } from "../errors";
 import { findJob, JobIdParams } from "../job-params";
-import { type Artifact, ModelTokens } from "../model-token";
+import { type Artifact, FINAL_MODEL, ModelTokens } from "../model-token";
 import { publicOrigin } from "../public-origin";
 
 const CheckpointParams = Type.Object({
@@ -34,6 +44,8 @@ const CheckpointParams = Type.Object({
   checkpoint: Type.Union([Uuid, Type.Literal("best")], { description: "A checkpoint id, or best." }),
 });
 const FileParams = Type.Object({ ...CheckpointParams.properties, file: Type.String() });
+const FinalModelFileParams = Type.Object({ id: Uuid, file: Type.String() });
+const JobFileParams = Type.Object({ id: Uuid, name: Type.String() });
 const TokenQuery = Type.Object({
   token: Type.Optional(
     Type.String({ maxLength: 100, description: "From a model_url; instead of an Authorization header." }),
@@ -41,7 +53,22 @@ const TokenQuery = Type.Object({
 });
 const keyOrToken = { auth: "token" } as const;
 
-/** Checkpoints of a job, and their models served so that `tf.loadLayersModel(model_url)` loads them. */
+const modelJsonResponse = Type.Object({}, { additionalProperties: true, description: "tfjs model.json" });
+const weightFileResponses = {
+  200: Type.Unknown({
+    description: "The file's bytes (application/octet-stream), when S3_PUBLIC_ENDPOINT is not set.",
+  }),
+  302: Type.Null({
+    description: "Location: a presigned URL of the weight file on S3_PUBLIC_ENDPOINT, when it is set.",
+  }),
+  400: ErrorRef,
+  404: ErrorRef,
+};
+
+/**
+ * Checkpoints of a job and the model it ended with, served so that `tf.loadLayersModel(model_url)` loads
+ * them, and the files its callbacks wrote (CSVLogger).
+ */
 export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db, storage, config }) => {
   const tokens = new ModelTokens(db, config.URL_SIGNING_SECRET);
 
@@ -50,25 +77,26 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
     const expiresAt = new Date(Date.now() + storage.presignTtlSeconds * 1000);
     const token = await tokens.sign(artifact, expiresAt);
     return {
-      url: `${modelUrl(config, request, artifact.jobId, artifact.checkpointId)}?token=${token}`,
+      url: `${modelUrl(config, request, artifact)}?token=${token}`,
       expiresAt,
     };
   };
 
   /**
    * The tenant a model file request acts for: its key's, or — with no key — the one a valid token was
-   * signed for, which opens only the checkpoint it names.
+   * signed for, which opens only the checkpoint (or final model) it names.
    */
   const tenantOf = async (request: FastifyRequest, jobId: string, checkpointId: string, token?: string) => {
     if (request.caller) return request.caller.tenantId;
-    const job = token && isUuid(checkpointId) ? await getJob(db, jobId) : null;
+    const named = isUuid(checkpointId) || checkpointId === FINAL_MODEL;
+    const job = token && named ? await getJob(db, jobId) : null;
     if (job && (await tokens.verify({ tenantId: job.tenantId, jobId, checkpointId }, token ?? ""))) {
       return job.tenantId;
     }
     throw new ApiError(
       401,
       "unauthorized",
-      "This model URL's token is invalid or has expired: get a fresh model_url from GET /v1/jobs/:id/checkpoints/best, or send an API key.",
+      "This model URL's token is invalid or has expired: get a fresh model_url from GET /v1/jobs/:id/checkpoints/best (or /v1/jobs/:id/model), or send an API key.",
     );
   };
 
@@ -135,7 +163,7 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
         params: CheckpointParams,
         querystring: TokenQuery,
         response: {
-          200: Type.Object({}, { additionalProperties: true, description: "tfjs model.json" }),
+          200: modelJsonResponse,
           302: Type.Null({ description: "best: redirect to the current best checkpoint's model.json." }),
           400: ErrorRef,
           404: ErrorRef,
@@ -151,14 +179,7 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
         return reply.redirect(signed.url, 302);
       }
       const row = await findCheckpoint(db, id, checkpoint, tenantId);
-      const modelJson = await readModelJson(storage, checkpointPrefix(id, row.name));
-      if (!modelJson) throw missingObjects(row);
-      if (!modelJson.modelTopology) {
-        const topology = await getObjectText(storage, topologyKey(id));
-        if (topology === undefined) throw missingObjects(row);
-        modelJson.modelTopology = JSON.parse(topology) as object;
-      }
-      return modelJson;
+      return modelJsonAt(id, checkpointPrefix(id, row.name), () => missingObjects(row));
     },
   );
 
@@ -171,17 +192,7 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
         summary: "A weight file of a checkpoint: its bytes, or a redirect to a presigned S3 URL",
         params: FileParams,
         querystring: TokenQuery,
-        response: {
-          200: Type.Unknown({
-            description: "The file's bytes (application/octet-stream), when S3_PUBLIC_ENDPOINT is not set.",
-          }),
-          302: Type.Null({
-            description:
-              "Location: a presigned URL of the weight file on S3_PUBLIC_ENDPOINT, when it is set.",
-          }),
-          400: ErrorRef,
-          404: ErrorRef,
-        },
+        response: weightFileResponses,
       },
     },
     async (request, reply) => {
@@ -191,29 +202,201 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
         checkpoint === "best"
           ? await findBest(db, id, tenantId)
           : await findCheckpoint(db, id, checkpoint, tenantId);
-      let key: string;
-      try {
-        key = fileKey(checkpointPrefix(id, row.name), file);
-      } catch (error) {
-        if (!(error instanceof InvalidKeyPartError)) throw error;
-        throw new ApiError(400, "invalid_request", error.message, [
-          { path: "/params/file", message: error.message },
-        ]);
-      }
-      if (config.S3_PUBLIC_ENDPOINT) {
-        const { url } = await presignGet(storage, key);
-        return reply.redirect(url, 302);
-      }
-      // Without an S3 endpoint meant for clients, a presigned URL would name the private one (and the
-      // access key id): the API passes the file through instead.
-      const object = await openObject(storage, key);
-      if (!object) throw missingObjects(row);
-      reply.type("application/octet-stream");
-      if (object.contentLength !== undefined) reply.header("content-length", object.contentLength);
-      return reply.send(object.body);
+      return sendWeightFile(reply, checkpointPrefix(id, row.name), file, () => missingObjects(row));
+    },
+  );
+
+  /** A stored model.json under `prefix`; a weights-only one gets the job's topology. */
+  const modelJsonAt = async (jobId: string, prefix: string, missing: () => ApiError) => {
+    const modelJson = await readModelJson(storage, prefix);
+    if (!modelJson) throw missing();
+    if (!modelJson.modelTopology) {
+      const topology = await getObjectText(storage, topologyKey(jobId));
+      if (topology === undefined) throw missing();
+      modelJson.modelTopology = JSON.parse(topology) as object;
+    }
+    return modelJson;
+  };
+
+  /** A weight file under `prefix`: a redirect to S3_PUBLIC_ENDPOINT when set, else its bytes. */
+  const sendWeightFile = async (
+    reply: FastifyReply,
+    prefix: string,
+    file: string,
+    missing: () => ApiError,
+  ) => {
+    const key = keyIn(prefix, file, "/params/file");
+    if (config.S3_PUBLIC_ENDPOINT) {
+      const { url } = await presignGet(storage, key);
+      return reply.redirect(url, 302);
+    }
+    // Without an S3 endpoint meant for clients, a presigned URL would name the private one (and the
+    // access key id): the API passes the file through instead.
+    return sendObject(reply, key, "application/octet-stream", missing);
+  };
+
+  /** Streams one object through the API. */
+  const sendObject = async (reply: FastifyReply, key: string, type: string, missing: () => ApiError) => {
+    const object = await openObject(storage, key);
+    if (!object) throw missing();
+    reply.type(type);
+    if (object.contentLength !== undefined) reply.header("content-length", object.contentLength);
+    return reply.send(object.body);
+  };
+
+  /** The job's final model.json, or a 404 saying why there is none. */
+  const findFinalModel = async (jobId: string, tenantId: string) => {
+    const job = await findJob(db, jobId, tenantId);
+    const modelJson = await readModelJson(storage, finalModelPrefix(jobId)).catch(() => undefined);
+    if (modelJson) return modelJson;
+    const why =
+      job.status === "queued" || job.status === "running"
+        ? `it is stored when training ends (status ${job.status})`
+        : job.status === "succeeded"
+          ? "it was not stored"
+          : `a job that ends with ${job.stopReason ?? job.status} keeps one only when a user cancelled it after at least one epoch`;
+    return Promise.reject(new ApiError(404, "no_model", `Job ${jobId} has no final model: ${why}.`));
+  };
+
+  app.get(
+    "/v1/jobs/:id/model",
+    {
+      schema: {
+        tags: ["checkpoints"],
+        summary: "The model the job ended with, as a URL tf.loadLayersModel loads as is",
+        description:
+          "Stored when a job succeeds (completed or early_stopping, after EarlyStopping's restore_best_weights) " +
+          "or is cancelled by a user after at least one epoch, with or without ModelCheckpoint. Served like a " +
+          "checkpoint: this API's model.json, its weight files streamed or redirected to S3.",
+        params: JobIdParams,
+        response: { 200: FinalModelSchema, 400: ErrorRef, 404: ErrorRef },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const tenantId = callerOf(request).tenantId;
+      await findFinalModel(id, tenantId);
+      const signed = await signedModelUrl(request, { tenantId, jobId: id, checkpointId: FINAL_MODEL });
+      return { model_url: signed.url, expires_at: signed.expiresAt.toISOString() };
+    },
+  );
+
+  app.get(
+    `/v1/jobs/:id/model/${MODEL_JSON}`,
+    {
+      config: keyOrToken,
+      schema: {
+        tags: ["checkpoints"],
+        summary: "The final model's tfjs model.json",
+        params: JobIdParams,
+        querystring: TokenQuery,
+        response: { 200: modelJsonResponse, 400: ErrorRef, 404: ErrorRef },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const tenantId = await tenantOf(request, id, FINAL_MODEL, request.query.token);
+      return findFinalModel(id, tenantId);
+    },
+  );
+
+  app.get(
+    "/v1/jobs/:id/model/:file",
+    {
+      config: keyOrToken,
+      schema: {
+        tags: ["checkpoints"],
+        summary: "A weight file of the final model: its bytes, or a redirect to a presigned S3 URL",
+        params: FinalModelFileParams,
+        querystring: TokenQuery,
+        response: weightFileResponses,
+      },
+    },
+    async (request, reply) => {
+      const { id, file } = request.params;
+      const tenantId = await tenantOf(request, id, FINAL_MODEL, request.query.token);
+      await findFinalModel(id, tenantId);
+      return sendWeightFile(reply, finalModelPrefix(id), file, () => missingFinalModel(id));
+    },
+  );
+
+  app.get(
+    "/v1/jobs/:id/files",
+    {
+      schema: {
+        tags: ["files"],
+        summary: "The files the job's callbacks wrote (CSVLogger), by name",
+        params: JobIdParams,
+        response: { 200: JobFileListSchema, 400: ErrorRef, 404: ErrorRef },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      await findJob(db, id, callerOf(request).tenantId);
+      const prefix = filesPrefix(id);
+      const objects = await listObjects(storage, prefix);
+      const items = objects
+        .map((object) => ({ ...object, name: object.key.slice(prefix.length) }))
+        .filter((object) => !object.name.includes("/"))
+        .map((object) => ({
+          name: object.name,
+          size_bytes: object.size,
+          content_type: contentTypeOf(object.name),
+          modified_at: object.lastModified.toISOString(),
+        }));
+      return { items };
+    },
+  );
+
+  app.get(
+    "/v1/jobs/:id/files/:name",
+    {
+      schema: {
+        tags: ["files"],
+        summary: "A file the job's callbacks wrote: its bytes",
+        params: JobFileParams,
+        response: {
+          200: Type.Unknown({ description: "The file's bytes (text/csv for a .csv file)." }),
+          400: ErrorRef,
+          404: ErrorRef,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id, name } = request.params;
+      await findJob(db, id, callerOf(request).tenantId);
+      const key = keyIn(filesPrefix(id), name, "/params/name");
+      return sendObject(reply, key, contentTypeOf(name), () => {
+        return new ApiError(
+          404,
+          "not_found",
+          `Job ${id} has no file ${name}; list them with GET /v1/jobs/${id}/files.`,
+        );
+      });
     },
   );
 };
+
+/** A file's key inside `prefix`, or a 400 at `path` for a name that cannot be one. */
+function keyIn(prefix: string, file: string, path: string): string {
+  try {
+    return fileKey(prefix, file);
+  } catch (error) {
+    if (!(error instanceof InvalidKeyPartError)) throw error;
+    throw new ApiError(400, "invalid_request", error.message, [{ path, message: error.message }]);
+  }
+}
+
+function contentTypeOf(name: string): string {
+  if (name.endsWith(".csv")) return "text/csv; charset=utf-8";
+  if (name.endsWith(".json")) return "application/json";
+  if (name.endsWith(".txt") || name.endsWith(".log")) return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
+
+function missingFinalModel(jobId: string): ApiError {
+  return new ApiError(404, "not_found", `The files of job ${jobId}'s final model are not in storage.`);
+}
 
 function checkpointView(row: Checkpoint) {
   return {
@@ -266,8 +449,8 @@ function missingObjects(row: Checkpoint): ApiError {
 function modelUrl(
   config: Pick<Config, "PUBLIC_URL" | "API_HOST" | "API_PORT">,
   request: FastifyRequest,
-  jobId: string,
-  id: string,
+  { jobId, checkpointId }: Artifact,
 ): string {
-  return `${publicOrigin(config, request)}/v1/jobs/${jobId}/checkpoints/${id}/${MODEL_JSON}`;
+  const path = checkpointId === FINAL_MODEL ? "model" : `checkpoints/${checkpointId}`;
+  return `${publicOrigin(config, request)}/v1/jobs/${jobId}/${path}/${MODEL_JSON}`;
 }
