@@ -50,6 +50,8 @@ describe("job spec schemas", () => {
     expect((FitSpecSchema.properties.validation_split as { description?: string }).description).toMatch(
       /held out for validation/,
     );
-    expect(CompileSpecSchema.properties.loss.enum).toContain("sparse_categorical_crossentropy");
+    const [lossNames] = (CompileSpecSchema.properties.loss as unknown as { anyOf: { enum: string[] }[] })
+      .anyOf;
+    expect(lossNames.enum).toContain("sparse_categorical_crossentropy");
   });
 });

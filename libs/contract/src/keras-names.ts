@@ -44,8 +44,42 @@ export const LOSS_NAMES = [
   "kld",
   "poisson",
   "cosine_similarity",
+  "huber",
 ] as const;
 export type LossName = (typeof LOSS_NAMES)[number];
+
+/**
+ * Keras loss classes a spec may give as a serialized object (`{"class_name", "config"}`), with the
+ * parameters Plateau implements and Keras's defaults (keras/src/losses/losses.py).
+ */
+export const LOSS_CLASS_DEFAULTS = {
+  SparseCategoricalCrossentropy: { from_logits: false },
+  CategoricalCrossentropy: { from_logits: false, label_smoothing: 0 },
+  BinaryCrossentropy: { from_logits: false, label_smoothing: 0 },
+  Huber: { delta: 1 },
+} as const satisfies Readonly<Record<string, Readonly<Record<string, number | boolean>>>>;
+export type LossClassName = keyof typeof LOSS_CLASS_DEFAULTS;
+export const LOSS_CLASS_NAMES = Object.keys(LOSS_CLASS_DEFAULTS) as LossClassName[];
+
+/**
+ * Keys Keras's serialization writes into a loss's config that Plateau accepts only at the values that
+ * change nothing (`name` is free: it does not name the logged loss, which is always "loss").
+ */
+export const LOSS_CONFIG_ONLY_VALUE = {
+  reduction: ["sum_over_batch_size"],
+  dtype: [null, "float32"],
+  axis: [-1],
+  ignore_class: [null],
+} as const;
+export type LossConfigOnlyKey = keyof typeof LOSS_CONFIG_ONLY_VALUE;
+
+/** Which of those keys each loss class has in Keras. */
+export const LOSS_CLASS_ONLY_KEYS: Readonly<Record<LossClassName, readonly LossConfigOnlyKey[]>> = {
+  SparseCategoricalCrossentropy: ["reduction", "dtype", "ignore_class"],
+  CategoricalCrossentropy: ["reduction", "dtype", "axis"],
+  BinaryCrossentropy: ["reduction", "dtype", "axis"],
+  Huber: ["reduction", "dtype"],
+};
 
 /** Keras metric names and aliases. */
 export const METRIC_NAMES = [
@@ -66,6 +100,7 @@ export const METRIC_NAMES = [
   "categorical_crossentropy",
   "sparse_categorical_crossentropy",
   "r2_score",
+  "top_k_categorical_accuracy",
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
@@ -110,3 +145,4 @@ export const isOptimizerName = member(OPTIMIZER_NAMES);
 export const isLossName = member(LOSS_NAMES);
 export const isMetricName = member(METRIC_NAMES);
 export const isLayerName = member(LAYER_NAMES);
+export const isLossClassName = member(LOSS_CLASS_NAMES);

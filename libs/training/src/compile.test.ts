@@ -106,7 +106,7 @@ describe("optimizers", () => {
 
 describe("losses and metrics", () => {
   it("names unsupported losses and metrics, and repeated metrics", () => {
-    const issues = checkCompile({ optimizer: "sgd", loss: "huber", metrics: ["accuracy", "auc", "acc"] });
+    const issues = checkCompile({ optimizer: "sgd", loss: "focal", metrics: ["accuracy", "auc", "acc"] });
     expect(issues.map((issue) => issue.path)).toEqual([
       "/compile/loss",
       "/compile/metrics/1",
@@ -154,7 +154,7 @@ describe("losses and metrics", () => {
           },
         ],
       });
-      const spec = { optimizer: "sgd" as const, loss, metrics };
+      const spec = { optimizer: "sgd" as const, loss: loss as CompileSpec["loss"], metrics };
       compileModel(tf, model, spec);
       const labels = [0, 1, 2, 1, 0, 1, 2, 0].map((v) => (units === 1 ? v % 2 : v));
       const y =

@@ -1,7 +1,6 @@
 import {
   type CompileSpec,
   type Issue,
-  isLossName,
   isMetricName,
   isOptimizerName,
   type LossName,
@@ -13,6 +12,16 @@ import type { LayersModel, Optimizer, Tensor } from "@tensorflow/tfjs";
 import { kerasAdadelta } from "./adadelta";
 import type { Tf } from "./backend";
 import { isObject } from "./keras-config";
+import { buildLossClass, parseLoss, TFJS_TWINS } from "./losses";
+import {
+  attachEpochMetrics,
+  binaryAccuracy,
+  type MetricFn,
+  precision,
+  RatioMetric,
+  recall,
+  topKCategoricalAccuracy,
+} from "./metrics";
 import { throwIfIssues } from "./spec-error";
 
 /**
@@ -76,6 +85,8 @@ export const LOSSES: Readonly<Record<LossName, string>> = {
   kld: "kullbackLeiblerDivergence",
   poisson: "poisson",
   cosine_similarity: "cosineProximity",
+  // tfjs has no Huber loss identifier: losses.ts computes Keras's (delta 1) as the class Huber.
+  huber: "huber",
 };
 
 /**
@@ -97,9 +108,19 @@ const LOSS_FUNCTIONS: Readonly<Record<string, (tf: Tf) => (yTrue: Tensor, yPred:
   squared_hinge: (tf) => kerasHinge(tf, true),
 };
 
+/** Metrics written here in tfjs ops with Keras's semantics (metrics.ts), logged under Keras's names. */
+const KERAS_METRICS = {
+  precision: (tf: Tf) => precision(tf),
+  recall: (tf: Tf) => recall(tf),
+  binary_accuracy: (tf: Tf) => binaryAccuracy(tf),
+  top_k_categorical_accuracy: (tf: Tf) => topKCategoricalAccuracy(tf),
+} satisfies Record<string, (tf: Tf) => MetricFn | RatioMetric>;
+
 interface MetricRule {
   /** What tfjs compiles: a string identifier it knows, or the name of a `tf.metrics` function. */
-  tfjs: string;
+  tfjs?: string;
+  /** Or one of Plateau's own metrics. */
+  keras?: keyof typeof KERAS_METRICS;
   fn?: boolean;
   /** The key tfjs writes the value under in epoch logs. */
   logKey: string;
@@ -108,19 +129,21 @@ interface MetricRule {
 /**
  * Keras metric names → tfjs. tfjs logs accuracy as `acc` whatever the spelling, and other metrics under
  * the identifier it was given (a function under its name), which is what callbacks must monitor.
+ * Plateau's own metrics are logged under their Keras names.
  */
 export const METRICS: Readonly<Record<MetricName, MetricRule>> = {
   accuracy: { tfjs: "accuracy", logKey: "acc" },
   acc: { tfjs: "accuracy", logKey: "acc" },
-  binary_accuracy: { tfjs: "binaryAccuracy", logKey: "binaryAccuracy" },
+  binary_accuracy: { keras: "binary_accuracy", logKey: "binary_accuracy" },
   categorical_accuracy: { tfjs: "categoricalAccuracy", logKey: "categoricalAccuracy" },
   sparse_categorical_accuracy: {
     tfjs: "sparseCategoricalAccuracy",
     fn: true,
     logKey: "sparseCategoricalAccuracy",
   },
-  precision: { tfjs: "precision", logKey: "precision" },
-  recall: { tfjs: "recall", fn: true, logKey: "recall" },
+  // tfjs's precision and recall count y_pred == 1 (always 0 for a sigmoid); Keras's threshold at 0.5.
+  precision: { keras: "precision", logKey: "precision" },
+  recall: { keras: "recall", logKey: "recall" },
   mse: { tfjs: "mse", logKey: "mse" },
   mean_squared_error: { tfjs: "mse", logKey: "mse" },
   mae: { tfjs: "mae", logKey: "mae" },
@@ -134,6 +157,7 @@ export const METRICS: Readonly<Record<MetricName, MetricRule>> = {
     logKey: "sparseCategoricalCrossentropy",
   },
   r2_score: { tfjs: "r2Score", fn: true, logKey: "r2Score" },
+  top_k_categorical_accuracy: { keras: "top_k_categorical_accuracy", logKey: "top_k_categorical_accuracy" },
 };
 
 function optimizerParts(spec: unknown): { name: unknown; params: Record<string, unknown> } {
@@ -217,12 +241,7 @@ export function checkCompile(spec: unknown, path = "/compile"): Issue[] {
   const issues: Issue[] = [];
   if (!isObject(spec)) return [{ path, message: "must be an object with optimizer, loss and metrics" }];
   optimizerParams(spec.optimizer, `${path}/optimizer`, issues);
-  if (!isLossName(spec.loss)) {
-    issues.push({
-      path: `${path}/loss`,
-      message: `unsupported loss ${JSON.stringify(spec.loss)}; supported: ${Object.keys(LOSSES).join(", ")}`,
-    });
-  }
+  parseLoss(spec.loss, `${path}/loss`, issues);
   metricsOf(spec.metrics, `${path}/metrics`, issues);
   return issues;
 }
@@ -242,14 +261,29 @@ export function buildOptimizer(
 /** Compiles the model as Keras `model.compile(optimizer, loss, metrics)` would. Throws SpecError. */
 export function compileModel(tf: Tf, model: LayersModel, spec: CompileSpec, path = "/compile"): void {
   throwIfIssues(checkCompile(spec, path));
-  const metrics = metricsOf(spec.metrics, `${path}/metrics`, []).map((rule) =>
-    rule.fn ? tf.metrics[rule.tfjs as keyof typeof tf.metrics] : rule.tfjs,
-  );
+  const epochMetrics: RatioMetric[] = [];
+  const metrics = metricsOf(spec.metrics, `${path}/metrics`, []).map((rule) => {
+    if (rule.keras) {
+      const metric = KERAS_METRICS[rule.keras](tf);
+      if (metric instanceof RatioMetric) epochMetrics.push(metric);
+      return metric instanceof RatioMetric ? metric.fn : metric;
+    }
+    return rule.fn ? tf.metrics[rule.tfjs as keyof typeof tf.metrics] : rule.tfjs;
+  });
+  const loss = parseLoss(spec.loss, `${path}/loss`, []);
+  const own = loss && "name" in loss ? buildLossClass(tf, loss.name, loss.params) : undefined;
+  const twin = loss && "name" in loss ? TFJS_TWINS[loss.name] : undefined;
   model.compile({
     optimizer: buildOptimizer(tf, spec.optimizer, `${path}/optimizer`),
-    loss: LOSS_FUNCTIONS[spec.loss]?.(tf) ?? LOSSES[spec.loss as LossName],
+    loss: twin ?? own ?? LOSS_FUNCTIONS[spec.loss as string]?.(tf) ?? LOSSES[spec.loss as LossName],
     metrics: metrics as never,
   });
+  // Compiled as tfjs's twin (its target shapes and "accuracy"), computed with Keras's formula.
+  // A Sequential compiles (and fits) the LayersModel it wraps.
+  const compiled = (model as LayersModel & { model?: LayersModel }).model ?? model;
+  if (twin && own) compiled.lossFunctions = compiled.lossFunctions.map(() => own);
+  // Keras's precision and recall are epoch counts, not a mean of batch ratios (see metrics.ts).
+  attachEpochMetrics(tf, model, epochMetrics);
 }
 
 /**
