@@ -101,6 +101,7 @@ export const METRIC_NAMES = [
   "sparse_categorical_crossentropy",
   "r2_score",
   "top_k_categorical_accuracy",
+  "auc",
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 

@@ -106,7 +106,11 @@ describe("optimizers", () => {
 
 describe("losses and metrics", () => {
   it("names unsupported losses and metrics, and repeated metrics", () => {
-    const issues = checkCompile({ optimizer: "sgd", loss: "focal", metrics: ["accuracy", "auc", "acc"] });
+    const issues = checkCompile({
+      optimizer: "sgd",
+      loss: "focal",
+      metrics: ["accuracy", "f1_score", "acc"],
+    });
     expect(issues.map((issue) => issue.path)).toEqual([
       "/compile/loss",
       "/compile/metrics/1",

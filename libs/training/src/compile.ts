@@ -15,10 +15,11 @@ import { isObject } from "./keras-config";
 import { buildLossClass, parseLoss, TFJS_TWINS } from "./losses";
 import {
   attachEpochMetrics,
+  auc,
   binaryAccuracy,
+  CountedMetric,
   type MetricFn,
   precision,
-  RatioMetric,
   recall,
   topKCategoricalAccuracy,
 } from "./metrics";
@@ -110,11 +111,12 @@ const LOSS_FUNCTIONS: Readonly<Record<string, (tf: Tf) => (yTrue: Tensor, yPred:
 
 /** Metrics written here in tfjs ops with Keras's semantics (metrics.ts), logged under Keras's names. */
 const KERAS_METRICS = {
+  auc: (tf: Tf) => auc(tf),
   precision: (tf: Tf) => precision(tf),
   recall: (tf: Tf) => recall(tf),
   binary_accuracy: (tf: Tf) => binaryAccuracy(tf),
   top_k_categorical_accuracy: (tf: Tf) => topKCategoricalAccuracy(tf),
-} satisfies Record<string, (tf: Tf) => MetricFn | RatioMetric>;
+} satisfies Record<string, (tf: Tf) => MetricFn | CountedMetric>;
 
 interface MetricRule {
   /** What tfjs compiles: a string identifier it knows, or the name of a `tf.metrics` function. */
@@ -158,6 +160,7 @@ export const METRICS: Readonly<Record<MetricName, MetricRule>> = {
   },
   r2_score: { tfjs: "r2Score", fn: true, logKey: "r2Score" },
   top_k_categorical_accuracy: { keras: "top_k_categorical_accuracy", logKey: "top_k_categorical_accuracy" },
+  auc: { keras: "auc", logKey: "auc" },
 };
 
 function optimizerParts(spec: unknown): { name: unknown; params: Record<string, unknown> } {
@@ -261,12 +264,12 @@ export function buildOptimizer(
 /** Compiles the model as Keras `model.compile(optimizer, loss, metrics)` would. Throws SpecError. */
 export function compileModel(tf: Tf, model: LayersModel, spec: CompileSpec, path = "/compile"): void {
   throwIfIssues(checkCompile(spec, path));
-  const epochMetrics: RatioMetric[] = [];
+  const epochMetrics: CountedMetric[] = [];
   const metrics = metricsOf(spec.metrics, `${path}/metrics`, []).map((rule) => {
     if (rule.keras) {
       const metric = KERAS_METRICS[rule.keras](tf);
-      if (metric instanceof RatioMetric) epochMetrics.push(metric);
-      return metric instanceof RatioMetric ? metric.fn : metric;
+      if (metric instanceof CountedMetric) epochMetrics.push(metric);
+      return metric instanceof CountedMetric ? metric.fn : metric;
     }
     return rule.fn ? tf.metrics[rule.tfjs as keyof typeof tf.metrics] : rule.tfjs;
   });
@@ -282,7 +285,7 @@ export function compileModel(tf: Tf, model: LayersModel, spec: CompileSpec, path
   // A Sequential compiles (and fits) the LayersModel it wraps.
   const compiled = (model as LayersModel & { model?: LayersModel }).model ?? model;
   if (twin && own) compiled.lossFunctions = compiled.lossFunctions.map(() => own);
-  // Keras's precision and recall are epoch counts, not a mean of batch ratios (see metrics.ts).
+  // Keras's precision, recall and auc are epoch counts, not a mean of batch ratios (see metrics.ts).
   attachEpochMetrics(tf, model, epochMetrics);
 }
 

@@ -1,8 +1,9 @@
 import type { CompileSpec } from "@plateau/contract";
-import type { LayersModel, Tensor } from "@tensorflow/tfjs";
+import type { CustomCallbackArgs, LayersModel, Tensor } from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend, type Tf } from "./backend";
 import { compileModel, logKeys } from "./compile";
+import { aucThresholds } from "./metrics";
 import { buildModel } from "./model";
 
 let tf: Tf;
@@ -43,26 +44,31 @@ const validation = () => ({
   y: column([1, 0, 0, 0, 1, 1]),
 });
 
+/** Two epochs over `train` in its order, batches of 4, validated on `validation`. */
+function fitTwoEpochs(model: LayersModel, callbacks?: CustomCallbackArgs) {
+  const [t, v] = [train(), validation()];
+  return model.fit(t.x, t.y, {
+    epochs: 2,
+    batchSize: 4,
+    shuffle: false,
+    verbose: 0,
+    validationData: [v.x, v.y],
+    callbacks,
+  });
+}
+
 describe("precision, recall and binary_accuracy as Keras computes them", () => {
   it("are epoch values from counts over all batches, training and validation apart", async () => {
     const spec = { metrics: ["binary_accuracy", "precision", "recall"] };
     const model = await identity(spec);
     const seen: Record<string, number>[] = [];
     const batches: Record<string, number>[] = [];
-    const [t, v] = [train(), validation()];
-    const history = await model.fit(t.x, t.y, {
-      epochs: 2,
-      batchSize: 4,
-      shuffle: false,
-      verbose: 0,
-      validationData: [v.x, v.y],
-      callbacks: {
-        onBatchEnd: (_batch, logs) => {
-          batches.push({ ...(logs as Record<string, number>) });
-        },
-        onEpochEnd: (_epoch, logs) => {
-          seen.push({ ...(logs as Record<string, number>) });
-        },
+    const history = await fitTwoEpochs(model, {
+      onBatchEnd: (_batch, logs) => {
+        batches.push({ ...(logs as Record<string, number>) });
+      },
+      onEpochEnd: (_epoch, logs) => {
+        seen.push({ ...(logs as Record<string, number>) });
       },
     });
     const expected = {
@@ -94,7 +100,7 @@ describe("precision, recall and binary_accuracy as Keras computes them", () => {
   });
 
   it("leave no tensors behind across fits", async () => {
-    const model = await identity({ metrics: ["precision", "recall"] });
+    const model = await identity({ metrics: ["precision", "recall", "auc"] });
     const [t, v] = [train(), validation()];
     const fit = () =>
       model.fit(t.x, t.y, { epochs: 2, batchSize: 4, verbose: 0, validationData: [v.x, v.y] });
@@ -102,6 +108,30 @@ describe("precision, recall and binary_accuracy as Keras computes them", () => {
     const before = tf.memory().numTensors;
     await fit();
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("auc as Keras computes it (ROC, 200 thresholds, trapezoids)", () => {
+  it("is the epoch's AUC from counts over all batches, not a mean of batch AUCs", async () => {
+    const model = await identity({ metrics: ["auc"] });
+    const history = await fitTwoEpochs(model);
+    // With no two predictions between the same thresholds (but for ties), the trapezoids are the share of
+    // (positive, negative) pairs ranked right, a tie counting half.
+    // Training: positives 0.9, 0.9, 0.1, 0.2; negatives 0.8, 0.7, 0.6, 0.3: each 0.9 beats all 4 → 8 / 16.
+    // (Batch AUCs are 1 and 1/3, their mean 0.667.)
+    // Validation: positives 0.6, 0.9, 0.2; negatives 0.7, 0.8, 0.9: 0.9 beats 0.7 and 0.8 and ties 0.9 → 2.5 / 9.
+    for (const epoch of [0, 1]) {
+      expect(history.history.auc[epoch] as number).toBeCloseTo(0.5, 6);
+      expect(history.history.val_auc[epoch] as number).toBeCloseTo(2.5 / 9, 6);
+    }
+  });
+
+  it("has Keras's thresholds: 0 - 1e-7, i / 199, 1 + 1e-7", () => {
+    const thresholds = aucThresholds();
+    expect(thresholds).toHaveLength(200);
+    expect(thresholds[0]).toBe(-1e-7);
+    expect(thresholds[1]).toBe(1 / 199);
+    expect(thresholds[199]).toBe(1 + 1e-7);
   });
 });
 

@@ -7,10 +7,11 @@ import type { Tf } from "./backend";
  *
  * `binary_accuracy` and `top_k_categorical_accuracy` are means over samples, so tfjs's epoch value (the
  * batch values averaged, weighted by batch size) is Keras's. `precision` and `recall` are not: Keras
- * counts true/false positives over the whole epoch and divides once. Each of them is a {@link RatioMetric}
- * whose function returns the batch's ratio (the batch logs) and keeps the batch's counts; the callback
- * `compileModel` puts first in every `model.fit` then overwrites `precision` and `val_precision` at epoch end
- * with the ratio of the epoch's counts, training and validation counted apart.
+ * counts true/false positives over the whole epoch and divides once, and `auc` counts them at 200
+ * thresholds. Each of them is a {@link CountedMetric} whose function returns the batch's value (the batch
+ * logs) and keeps the batch's counts; the callback `compileModel` puts first in every `model.fit` then
+ * overwrites `precision` and `val_precision` at epoch end with the value of the epoch's counts, training and
+ * validation counted apart.
  */
 
 export type MetricFn = (yTrue: Tensor, yPred: Tensor) => Tensor;
@@ -29,12 +30,12 @@ function named(name: string, fn: MetricFn): MetricFn {
 type Phase = "train" | "val";
 
 /**
- * A Keras confusion-count metric (numerator / denominator summed over the epoch, 0 when the denominator is
- * 0 as Keras's `divide_no_nan`). Training calls run under tfjs's gradient tape and validation calls do not:
- * that is how the counts are told apart, without a hook between tfjs's last training batch and its
- * validation pass.
+ * A Keras confusion-count metric: counts summed over the epoch, and a value computed from counts (of a
+ * batch for the batch logs, of the epoch for the epoch logs). Training calls run under tfjs's gradient tape
+ * and validation calls do not: that is how the counts are told apart, without a hook between tfjs's last
+ * training batch and its validation pass.
  */
-export class RatioMetric {
+export class CountedMetric {
   readonly fn: MetricFn;
   private recording = false;
   private readonly parts: Record<Phase, Tensor[]> = { train: [], val: [] };
@@ -42,14 +43,15 @@ export class RatioMetric {
   constructor(
     private readonly tf: Tf,
     readonly key: string,
-    /** [numerator, denominator] of this batch, a float32 tensor of shape [2]. */
+    /** This batch's counts, a float32 tensor of a fixed shape. */
     counts: (tf: Tf, yTrue: Tensor, yPred: Tensor) => Tensor,
+    /** The metric of some counts, a scalar, in tfjs ops. */
+    private readonly value: (tf: Tf, counts: Tensor) => Tensor,
   ) {
     this.fn = named(key, (yTrue, yPred) => {
-      const pair = counts(tf, yTrue, yPred);
-      if (this.recording) this.parts[tf.engine().isTapeOn() ? "train" : "val"].push(tf.keep(pair));
-      const [num, den] = tf.split(pair, 2);
-      return tf.reshape(tf.divNoNan(num, den), []);
+      const batch = counts(tf, yTrue, yPred);
+      if (this.recording) this.parts[tf.engine().isTapeOn() ? "train" : "val"].push(tf.keep(batch));
+      return value(tf, batch);
     });
   }
 
@@ -66,14 +68,24 @@ export class RatioMetric {
     }
   }
 
-  /** The epoch's ratio for one phase, or undefined when that phase counted nothing. */
+  /** Sums the counts kept so far into one tensor (after a batch, outside the gradient tape). */
+  compact(): void {
+    for (const phase of ["train", "val"] as const) {
+      const parts = this.parts[phase];
+      if (parts.length < 2) continue;
+      this.parts[phase] = [this.tf.addN(parts)];
+      for (const tensor of parts) tensor.dispose();
+    }
+  }
+
+  /** The epoch's value for one phase, or undefined when that phase counted nothing. */
   async result(phase: Phase): Promise<number | undefined> {
     const parts = this.parts[phase];
     if (parts.length === 0) return undefined;
-    const total = this.tf.addN(parts);
-    const [num, den] = await total.data();
-    total.dispose();
-    return den > 0 ? num / den : 0;
+    const value = this.tf.tidy(() => this.value(this.tf, this.tf.addN(parts)));
+    const [result] = await value.data();
+    value.dispose();
+    return result;
   }
 }
 
@@ -86,24 +98,71 @@ function confusion(tf: Tf, yTrue: Tensor, yPred: Tensor) {
   return { tp, predicted: count(predicted), actual: count(actual) };
 }
 
+/** counts = [numerator, denominator]; 0 when the denominator is 0, as Keras's `divide_no_nan`. */
+function ratio(tf: Tf, counts: Tensor): Tensor {
+  const [num, den] = tf.split(counts, 2);
+  return tf.reshape(tf.divNoNan(num, den), []);
+}
+
 /** tp / (tp + fp): predicted positives are tp + fp. */
-export function precision(tf: Tf): RatioMetric {
-  return new RatioMetric(tf, "precision", (tf, yTrue, yPred) =>
+export function precision(tf: Tf): CountedMetric {
+  const counts = (tf: Tf, yTrue: Tensor, yPred: Tensor) =>
     tf.tidy(() => {
       const { tp, predicted } = confusion(tf, yTrue, yPred);
       return tf.stack([tp, predicted]);
-    }),
-  );
+    });
+  return new CountedMetric(tf, "precision", counts, ratio);
 }
 
 /** tp / (tp + fn): actual positives are tp + fn. */
-export function recall(tf: Tf): RatioMetric {
-  return new RatioMetric(tf, "recall", (tf, yTrue, yPred) =>
+export function recall(tf: Tf): CountedMetric {
+  const counts = (tf: Tf, yTrue: Tensor, yPred: Tensor) =>
     tf.tidy(() => {
       const { tp, actual } = confusion(tf, yTrue, yPred);
       return tf.stack([tp, actual]);
-    }),
-  );
+    });
+  return new CountedMetric(tf, "recall", counts, ratio);
+}
+
+/** Keras's AUC default: 200 thresholds, evenly spaced, with endpoints just below 0 and just above 1. */
+export const AUC_THRESHOLDS = 200;
+const EPSILON = 1e-7;
+export function aucThresholds(n = AUC_THRESHOLDS): number[] {
+  const inner = Array.from({ length: n - 2 }, (_, i) => (i + 1) / (n - 1));
+  return [-EPSILON, ...inner, 1 + EPSILON];
+}
+
+/**
+ * Keras's AUC (ROC curve, "interpolation" summation, multi_label false): tp, fp, fn, tn at each threshold
+ * over every element (prediction above the threshold, label non-zero), then the trapezoids under
+ * (false positive rate, recall) from threshold to threshold.
+ */
+export function auc(tf: Tf): CountedMetric {
+  const thresholds = aucThresholds();
+  const counts = (tf: Tf, yTrue: Tensor, yPred: Tensor) =>
+    tf.tidy(() => {
+      const above = tf.cast(tf.greater(tf.reshape(yPred, [-1, 1]), tf.tensor1d(thresholds)), "float32");
+      const below = tf.sub(1, above);
+      const positive = tf.cast(tf.notEqual(tf.reshape(yTrue, [-1, 1]), 0), "float32");
+      const negative = tf.sub(1, positive);
+      const count = (a: Tensor, b: Tensor) => tf.sum(tf.mul(a, b), 0);
+      return tf.stack([
+        count(above, positive),
+        count(above, negative),
+        count(below, positive),
+        count(below, negative),
+      ]);
+    });
+  const value = (tf: Tf, counts: Tensor) =>
+    tf.tidy(() => {
+      const [tp, fp, fn, tn] = tf.unstack(counts);
+      const n = thresholds.length;
+      const y = tf.divNoNan(tp, tf.add(tp, fn));
+      const x = tf.divNoNan(fp, tf.add(fp, tn));
+      const heights = tf.div(tf.add(y.slice(0, n - 1), y.slice(1)), 2);
+      return tf.sum(tf.mul(tf.sub(x.slice(0, n - 1), x.slice(1)), heights));
+    });
+  return new CountedMetric(tf, "auc", counts, value);
 }
 
 /** Keras's binary_accuracy: 1 where (y_pred > 0.5) equals y_true, averaged over the last axis. */
@@ -133,14 +192,17 @@ export function topKCategoricalAccuracy(tf: Tf, k = TOP_K): MetricFn {
   );
 }
 
-/** Overwrites the epoch logs of the ratio metrics with their epoch values. */
-function epochCallback(tf: Tf, metrics: readonly RatioMetric[]) {
+/** Overwrites the epoch logs of the counted metrics with their epoch values. */
+function epochCallback(tf: Tf, metrics: readonly CountedMetric[]) {
   return new (class extends tf.Callback {
     override async onTrainBegin() {
       for (const metric of metrics) metric.record(true);
     }
     override async onEpochBegin() {
       for (const metric of metrics) metric.reset();
+    }
+    override async onBatchEnd() {
+      for (const metric of metrics) metric.compact();
     }
     override async onEpochEnd(_epoch: number, logs?: Record<string, unknown>) {
       if (!logs) return;
@@ -165,13 +227,13 @@ function epochCallback(tf: Tf, metrics: readonly RatioMetric[]) {
 }
 
 const EPOCH_METRICS = Symbol("plateau.epochMetrics");
-type WithEpochMetrics = LayersModel & { [EPOCH_METRICS]?: readonly RatioMetric[] };
+type WithEpochMetrics = LayersModel & { [EPOCH_METRICS]?: readonly CountedMetric[] };
 
 /**
  * Makes every `model.fit` of this model run the epoch callback of `metrics` first (before the caller's
  * callbacks, so monitors see Keras's epoch values). A later compile replaces the metrics.
  */
-export function attachEpochMetrics(tf: Tf, model: LayersModel, metrics: readonly RatioMetric[]): void {
+export function attachEpochMetrics(tf: Tf, model: LayersModel, metrics: readonly CountedMetric[]): void {
   const holder = model as WithEpochMetrics;
   const wrapped = holder[EPOCH_METRICS] !== undefined;
   holder[EPOCH_METRICS] = metrics;
