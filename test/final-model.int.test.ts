@@ -9,6 +9,7 @@ import type { LayersModel, Tensor } from "@tensorflow/tfjs";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApi, type TestApi } from "../apps/api/src/test-api";
+import { relayCancels } from "../apps/worker/src/cancel";
 import { createProcessor } from "../apps/worker/src/processor";
 
 /**
@@ -24,6 +25,7 @@ let api: TestApi;
 let client: PlateauClient;
 let worker: { close(): Promise<void> };
 let publisher: ReturnType<typeof createRedis>;
+let stopRelay: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   api = await startTestApi({ REDIS_PREFIX: config.REDIS_PREFIX });
@@ -40,10 +42,13 @@ beforeAll(async () => {
     storage,
     publisher,
   });
-  worker = createTrainingWorker(config, processor, { name: "final-model" });
+  const training = createTrainingWorker(config, processor, { name: "final-model" });
+  worker = training;
+  stopRelay = await relayCancels(config, training, log);
 });
 
 afterAll(async () => {
+  await stopRelay?.();
   await worker?.close();
   publisher?.disconnect();
   await api?.close();
@@ -145,6 +150,16 @@ describe("the model a job ends with", () => {
     const loss = await validationLoss(model);
     expect(loss).toBeCloseTo(losses[0], 5);
     expect(Math.abs(loss - losses[2])).toBeGreaterThan(1e-4);
+    model.dispose();
+  });
+
+  it("is stored for a job a user cancelled after an epoch", async () => {
+    const { id } = await client.submitJob(regressionJob(1000, []));
+    while ((await client.getJob(id)).epoch === null) await new Promise((resolve) => setTimeout(resolve, 20));
+    await client.cancel(id);
+    expect(await finished(id)).toMatchObject({ status: "cancelled", stop_reason: "user_cancel" });
+    const model = await tf.loadLayersModel((await client.finalModel(id)).model_url);
+    expect(model.countParams()).toBe(3 * 8 + 8 + 8 + 1);
     model.dispose();
   });
 

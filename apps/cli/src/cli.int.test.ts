@@ -162,6 +162,15 @@ describe("plateau follow", () => {
       ),
     );
     expect(printed).toBeGreaterThan(stop);
+
+    // The model the job ended with, beside its checkpoints; this job wrote no files.
+    const model = await cli(["model", job.id, ...asTenant]);
+    expect(model.code).toBe(0);
+    expect(model.stdout.split("\n")[0]).toMatch(
+      new RegExp(`^model_url: ${api.url}/v1/jobs/${job.id}/model/model\\.json\\?token=\\d+\\.[\\w-]{43}$`),
+    );
+    const files = await cli(["files", job.id, ...asTenant]);
+    expect(files).toMatchObject({ code: 0, stdout: "no files\n" });
   });
 
   it("explains an unknown job and exits non-zero", async () => {

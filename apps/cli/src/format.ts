@@ -4,7 +4,9 @@ import type {
   CallbackData,
   CreatedApiKey,
   Dataset,
+  FinalModel,
   Job,
+  JobFile,
   JobSummary,
   SimulationResult,
   StatusData,
@@ -128,6 +130,19 @@ export function bestLines(best: BestCheckpoint): string[] {
     `model_url: ${best.model_url}`,
     `  (load it with tf.loadLayersModel(model_url); its weight links expire at ${best.expires_at})`,
   ];
+}
+
+export function finalModelLines(model: FinalModel): string[] {
+  return [
+    `model_url: ${model.model_url}`,
+    `  (the model the job ended with; load it with tf.loadLayersModel(model_url); its weight links expire at ${model.expires_at})`,
+  ];
+}
+
+export function fileTable(files: JobFile[]): string[] {
+  if (files.length === 0) return ["no files"];
+  const rows = files.map((file) => [String(file.size_bytes), file.modified_at, file.name]);
+  return table(["BYTES", "MODIFIED", "NAME"], rows);
 }
 
 export function jobLines(job: Job | JobSummary): string[] {

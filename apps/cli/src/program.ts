@@ -9,6 +9,8 @@ import {
   bestLines,
   createdKeyLines,
   datasetLines,
+  fileTable,
+  finalModelLines,
   jobLines,
   jobTable,
   keyTable,
@@ -217,6 +219,20 @@ export function buildProgram(context: CliContext): Command {
     "the best checkpoint: its monitored value and a model_url for tf.loadLayersModel",
     (c, id) => c.bestCheckpoint(id),
     bestLines,
+  );
+
+  jobCommand(
+    "model",
+    "the model the job ended with: a model_url for tf.loadLayersModel",
+    (c, id) => c.finalModel(id),
+    finalModelLines,
+  );
+
+  jobCommand(
+    "files",
+    "the files the job's callbacks wrote (CSVLogger); GET /v1/jobs/<id>/files/<name> downloads one",
+    (c, id) => c.files(id),
+    (list) => fileTable(list.items),
   );
 
   program

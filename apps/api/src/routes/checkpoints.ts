@@ -247,15 +247,17 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
   /** The job's final model.json, or a 404 saying why there is none. */
   const findFinalModel = async (jobId: string, tenantId: string) => {
     const job = await findJob(db, jobId, tenantId);
-    const modelJson = await readModelJson(storage, finalModelPrefix(jobId)).catch(() => undefined);
+    const modelJson = await readModelJson(storage, finalModelPrefix(jobId));
     if (modelJson) return modelJson;
     const why =
       job.status === "queued" || job.status === "running"
         ? `it is stored when training ends (status ${job.status})`
         : job.status === "succeeded"
-          ? "it was not stored"
-          : `a job that ends with ${job.stopReason ?? job.status} keeps one only when a user cancelled it after at least one epoch`;
-    return Promise.reject(new ApiError(404, "no_model", `Job ${jobId} has no final model: ${why}.`));
+          ? "the job finished before Plateau kept final models; its checkpoints are at GET /v1/jobs/:id/checkpoints"
+          : job.stopReason === "user_cancel"
+            ? "it was cancelled before its first epoch ended"
+            : `a job that ends ${job.status} with ${job.stopReason} keeps none; only a job that succeeds, or that a user cancels after an epoch, does`;
+    throw new ApiError(404, "no_model", `Job ${jobId} has no final model: ${why}.`);
   };
 
   app.get(
