@@ -153,12 +153,15 @@ export class S3ArtifactSink implements ArtifactSink {
    * full: topology, weights and — when a bare tfjs can load them back — the training config (optimizer,
    * loss, metrics) and the optimizer's slots, tfjs's `includeOptimizer`, so `model.fit` continues on the
    * loaded model without compiling. tfjs cannot serialize a loss given as a function (Plateau's Keras hinge
-   * losses) and does not know every metric by name when loading; such a model is stored without them.
+   * losses, loss objects) and does not know every metric by name when loading; such a model is stored
+   * without them. Metrics are restored as tfjs's own of that name.
    */
   async saveFinalModel(tf: Tf, model: LayersModel): Promise<{ sizeBytes: number; trainingConfig: boolean }> {
     await this.drain();
     let artifacts = await captureArtifacts(model, true).catch(() => undefined);
-    if (artifacts && !(await loadsBack(tf, artifacts))) artifacts = undefined;
+    // tfjs writes a loss given as a function as {} (and loads that as "no loss"): only a named one is kept.
+    const namedLoss = typeof artifacts?.trainingConfig?.loss === "string";
+    if (artifacts && !(namedLoss && (await loadsBack(tf, artifacts)))) artifacts = undefined;
     const trainingConfig = artifacts !== undefined;
     artifacts ??= await captureArtifacts(model, false);
     const handler = s3SaveHandler(this.deps.storage, finalModelPrefix(this.deps.jobId));
