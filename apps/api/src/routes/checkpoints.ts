@@ -317,7 +317,7 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
     async (request, reply) => {
       const { id, file } = request.params;
       const tenantId = await tenantOf(request, id, FINAL_MODEL, request.query.token);
-      await findFinalModel(id, tenantId);
+      await findJob(db, id, tenantId);
       return sendWeightFile(reply, finalModelPrefix(id), file, () => missingFinalModel(id));
     },
   );
