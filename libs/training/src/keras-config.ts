@@ -1,12 +1,15 @@
-import { type Issue, isLayerName, LAYER_NAMES, pointerToken } from "@plateau/contract";
+import { type Issue, isLayerName, LAYER_NAMES, type LayerName, pointerToken } from "@plateau/contract";
 import {
   ACTIVATIONS,
+  BIDIRECTIONAL_LAYERS,
   COMMON_KEYS,
   CONSTRAINTS,
   DTYPES,
   INITIALIZERS,
   LAYER_ALIASES,
   LAYER_RULES,
+  MERGE_MODES,
+  REFUSED_ACTIVATIONS,
   REGULARIZERS,
 } from "./keras-layers";
 
@@ -94,6 +97,14 @@ function checkRegularizer(value: Json, path: string, issues: Issue[]): Json {
 
 function checkValue(key: string, value: Json, path: string, issues: Issue[]): Json {
   if (key === "activation" || key === "recurrent_activation") {
+    const name = isObject(value) ? value.class_name : value;
+    if (typeof name === "string" && Object.hasOwn(REFUSED_ACTIVATIONS, name)) {
+      issues.push({
+        path,
+        message: `unsupported activation ${JSON.stringify(name)}: ${REFUSED_ACTIVATIONS[name]}`,
+      });
+      return value;
+    }
     return lookup("activation", ACTIVATIONS, value, path, issues)?.class_name ?? value;
   }
   if (key.endsWith("_initializer")) return lookup("initializer", INITIALIZERS, value, path, issues) ?? value;
@@ -110,6 +121,55 @@ function checkValue(key: string, value: Json, path: string, issues: Issue[]): Js
   // Keras 2 wrote a one-element axis list where tfjs wants the number.
   if (key === "axis" && Array.isArray(value) && value.length === 1) return value[0];
   return value;
+}
+
+function withoutKeys(config: JsonObject, keys: string[]): JsonObject {
+  return Object.fromEntries(Object.entries(config).filter(([key]) => !keys.includes(key)));
+}
+
+/**
+ * Bidirectional's `layer` (an LSTM, GRU or SimpleRNN, checked like any layer) and Keras 3's
+ * `backward_layer`, accepted only as the copy of `layer` with go_backwards flipped that tfjs builds itself.
+ */
+function checkWrapped(source: JsonObject, path: string, issues: Issue[]): Json {
+  const inner = (key: string): TfjsLayer | null => {
+    const value = source[key];
+    const at = `${path}/config/${key}`;
+    if (!isObject(value)) {
+      issues.push({ path: at, message: "must be a Keras layer {class_name, config}" });
+      return null;
+    }
+    if (!BIDIRECTIONAL_LAYERS.includes(value.class_name as never)) {
+      issues.push({
+        path: `${at}/class_name`,
+        message: `Bidirectional wraps only ${BIDIRECTIONAL_LAYERS.join(", ")} in the training backend, not ${JSON.stringify(value.class_name)}`,
+      });
+      return null;
+    }
+    return toTfjsLayer(value.class_name, value.config ?? {}, at, issues);
+  };
+  const forward = inner("layer");
+  if (forward === null || !("backward_layer" in source) || source.backward_layer === null) {
+    return forward && { class_name: forward.class_name, config: forward.config };
+  }
+  const backward = inner("backward_layer");
+  if (backward === null) return null;
+  const goBackwards = (layer: TfjsLayer) => layer.config.go_backwards === true;
+  const same =
+    backward.class_name === forward.class_name &&
+    goBackwards(backward) !== goBackwards(forward) &&
+    sameValue(
+      withoutKeys(forward.config, ["name", "go_backwards"]),
+      withoutKeys(backward.config, ["name", "go_backwards"]),
+    );
+  if (!same) {
+    issues.push({
+      path: `${path}/config/backward_layer`,
+      message:
+        "a backward_layer other than a copy of layer with go_backwards flipped is not supported by the training backend",
+    });
+  }
+  return { class_name: forward.class_name, config: forward.config };
 }
 
 /**
@@ -136,15 +196,49 @@ export function toTfjsLayer(
     issues.push({ path: `${path}/config`, message: "must be an object of Keras layer arguments" });
     return null;
   }
-  const rule = LAYER_RULES[canonical];
   const written = unwrapKeras(rawConfig ?? {}) as JsonObject;
+  // Keras's ReLU with a negative slope and neither threshold nor max_value is, exactly, tfjs's LeakyReLU.
+  const leaky =
+    canonical === "ReLU" &&
+    typeof written.negative_slope === "number" &&
+    written.negative_slope !== 0 &&
+    (written.max_value ?? null) === null &&
+    (written.threshold ?? 0) === 0;
+  const layerName: LayerName = leaky ? "LeakyReLU" : canonical;
+  if (leaky) {
+    delete written.max_value;
+    delete written.threshold;
+  }
+  const rule = LAYER_RULES[layerName];
   const source: JsonObject = { ...(rule.kerasDefaults as JsonObject), ...written };
-  if (canonical === "InputLayer") {
+  if (layerName === "InputLayer") {
     // Keras 3 names the full shape `batch_shape`; Input(shape=...) users write `shape`.
     if ("batch_shape" in source) source.batch_input_shape = source.batch_shape;
     if ("shape" in source) source.input_shape = source.shape;
     delete source.batch_shape;
     delete source.shape;
+  }
+  for (const [kerasKey, tfjsKey] of Object.entries(rule.renamed ?? {})) {
+    if (!(kerasKey in source)) continue;
+    if (tfjsKey in source) {
+      issues.push({
+        path: `${path}/config/${pointerToken(kerasKey)}`,
+        message: `give either "${kerasKey}" or "${tfjsKey}" (its Keras 2 name), not both`,
+      });
+    }
+    source[tfjsKey] = source[kerasKey];
+    delete source[kerasKey];
+  }
+  if (layerName === "Bidirectional") {
+    source.layer = checkWrapped(source, path, issues);
+    delete source.backward_layer;
+    const mode = source.merge_mode;
+    if (mode !== null && !(typeof mode === "string" && MERGE_MODES.includes(mode))) {
+      issues.push({
+        path: `${path}/config/merge_mode`,
+        message: `unsupported merge_mode ${JSON.stringify(mode)}; supported: ${MERGE_MODES.join(", ")}, null`,
+      });
+    }
   }
   const config: JsonObject = {};
   const supported = [...rule.keys, ...COMMON_KEYS];
@@ -159,16 +253,16 @@ export function toTfjsLayer(
           path: keyPath,
           message:
             key in written
-              ? `${canonical} option "${key}" = ${JSON.stringify(value)} is not supported by the training backend; only ${JSON.stringify(only)} is`
-              : `${canonical} option "${key}" defaults to ${JSON.stringify(value)} in Keras, which the training backend does not support; set it to ${JSON.stringify(only)}`,
+              ? `${layerName} option "${key}" = ${JSON.stringify(value)} is not supported by the training backend; only ${JSON.stringify(only)} is`
+              : `${layerName} option "${key}" defaults to ${JSON.stringify(value)} in Keras, which the training backend does not support; set it to ${JSON.stringify(only)}`,
         });
       }
     } else {
       issues.push({
         path: keyPath,
-        message: `unsupported config key "${key}" for ${canonical}; supported: ${supported.join(", ")}`,
+        message: `unsupported config key "${key}" for ${layerName}; supported: ${supported.join(", ")}`,
       });
     }
   }
-  return { class_name: canonical, config };
+  return { class_name: layerName, config };
 }

@@ -16,6 +16,8 @@ interface LayerRule {
    * usually does; `to_json()` output always carries them), then checked like written keys.
    */
   kerasDefaults?: Readonly<Record<string, unknown>>;
+  /** Keras keys tfjs names differently (Keras name → tfjs's, which must be in `keys`). */
+  renamed?: Readonly<Record<string, string>>;
 }
 
 /** Keys every layer accepts: naming, freezing, dtype and the Keras ways to give the input shape. */
@@ -153,6 +155,17 @@ export const LAYER_RULES: Readonly<Record<LayerName, LayerRule>> = {
     unimplemented: { ...RNN_UNIMPLEMENTED, reset_after: false },
     kerasDefaults: { ...GLOROT, recurrent_activation: "sigmoid", reset_after: true },
   },
+  // Wraps one LSTM/GRU/SimpleRNN (checked by toTfjsLayer); tfjs runs a copy with go_backwards flipped.
+  Bidirectional: { keys: ["layer", "merge_mode"], kerasDefaults: { merge_mode: "concat" } },
+  // tfjs's ReLU has only max_value. toTfjsLayer builds a ReLU with only negative_slope as tfjs's LeakyReLU.
+  ReLU: { keys: ["max_value"], unimplemented: { negative_slope: 0, threshold: 0 } },
+  // Keras 3 names the slope negative_slope, Keras 2 alpha; both default to 0.3, as tfjs does.
+  LeakyReLU: { keys: ["alpha"], renamed: { negative_slope: "alpha" } },
+  PReLU: { keys: ["alpha_initializer", "alpha_regularizer", "alpha_constraint", "shared_axes"] },
+  // tfjs's ELU layer throws on any alpha but 1.
+  ELU: { keys: [], unimplemented: { alpha: 1 } },
+  // tfjs's Softmax layer defaults to axis 1, Keras's to -1.
+  Softmax: { keys: ["axis"], kerasDefaults: { axis: -1 } },
   Concatenate: { keys: ["axis"] },
   Add: { keys: [] },
   Multiply: { keys: [] },
@@ -173,7 +186,14 @@ export const LAYER_ALIASES: Readonly<Record<string, LayerName>> = {
   GlobalMaxPool2D: "GlobalMaxPooling2D",
 };
 
-/** Keras activation names → tfjs's. */
+/** The recurrent layers Bidirectional may wrap. */
+export const BIDIRECTIONAL_LAYERS: readonly LayerName[] = ["LSTM", "GRU", "SimpleRNN"];
+export const MERGE_MODES = ["concat", "sum", "ave", "mul"];
+
+/**
+ * Keras activation names → tfjs's. tfjs's gelu is the exact (erf) form, Keras's default
+ * (approximate=False); hard_sigmoid is tfjs's 0.2·x + 0.5, which is tf.keras 2's formula (Keras 3 uses x/6 + 0.5).
+ */
 export const ACTIVATIONS: Readonly<Record<string, string>> = {
   linear: "linear",
   relu: "relu",
@@ -191,6 +211,13 @@ export const ACTIVATIONS: Readonly<Record<string, string>> = {
   mish: "mish",
   swish: "swish",
   silu: "swish",
+};
+
+/** Keras activation names tfjs 4.22 has no activation for, and what to write instead. */
+export const REFUSED_ACTIVATIONS: Readonly<Record<string, string>> = {
+  leaky_relu:
+    "tfjs 4.22 has no leaky_relu activation; use a LeakyReLU layer (negative_slope 0.2 is the activation's Keras default)",
+  exponential: "tfjs 4.22 has no exponential activation",
 };
 
 /** Keras initializer class names (and their string identifiers) → tfjs class names. */

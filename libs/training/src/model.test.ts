@@ -32,6 +32,10 @@ describe("Keras JSON fixtures", () => {
     { name: "keras2-functional", params: 193 },
     { name: "keras3-sequential", params: 1424 },
     { name: "keras3-functional", params: 142 },
+    // Bidirectional(LSTM(8), merge_mode="concat") on (10, 3) → Dense(1): each LSTM direction has
+    // 4 gates × (3 inputs × 8 + 8 recurrent × 8 + 8 biases) = 4 × 96 = 384, two directions 768; the
+    // concatenated 16 features feed Dense(1): 16 + 1 = 17. Total 785.
+    { name: "keras3-bidirectional", params: 785 },
   ];
 
   for (const { name, params } of cases) {
@@ -82,6 +86,121 @@ describe("Keras JSON fixtures", () => {
         message: expect.stringMatching(/^unsupported layer "Lambda"; supported: InputLayer, Dense,/),
       },
     ]);
+  });
+});
+
+/** Builds `layers` after an input of shape [4], trains one SGD step and checks the weights moved. */
+async function trainsOneStep(layers: unknown[], inputShape = [4]) {
+  const model = await buildModel(tf, {
+    layers: [
+      { class_name: "InputLayer", config: { shape: inputShape } },
+      ...layers,
+      { class_name: "Dense", config: { units: 1 } },
+    ],
+  } as never);
+  compileModel(tf, model, { optimizer: { name: "sgd", learning_rate: 0.1 }, loss: "mse" });
+  const x = tf.randomUniform([8, ...inputShape], -2, 2, "float32", 2);
+  const y = tf.randomUniform([8, 1], 0, 1, "float32", 3);
+  const before = model.getWeights().map((w) => w.dataSync().slice());
+  const history = await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+  expect(Number.isFinite(history.history.loss[0] as number)).toBe(true);
+  expect(model.getWeights().some((w, i) => w.dataSync().some((v, j) => v !== before[i][j]))).toBe(true);
+  return model;
+}
+
+describe("activation layers, activations and Bidirectional", () => {
+  const activations = [
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "swish",
+    "softplus",
+    "softsign",
+    "hard_sigmoid",
+    "mish",
+    "linear",
+    "relu6",
+  ];
+  for (const activation of activations) {
+    it(`activation "${activation}" builds and trains one step`, async () => {
+      await trainsOneStep([{ class_name: "Dense", config: { units: 3, activation } }]);
+    });
+  }
+
+  // Each Keras layer, the tfjs layer it becomes and what that layer's config must say.
+  const layers: { layer: { class_name: string; config: object }; builds: string; expected: object }[] = [
+    {
+      layer: { class_name: "ReLU", config: { max_value: 1.5, negative_slope: 0, threshold: 0 } },
+      builds: "ReLU",
+      expected: { maxValue: 1.5 },
+    },
+    {
+      layer: { class_name: "ReLU", config: { max_value: null, negative_slope: 0.1, threshold: 0 } },
+      builds: "LeakyReLU",
+      expected: { alpha: 0.1 },
+    },
+    {
+      layer: { class_name: "LeakyReLU", config: { negative_slope: 0.1 } },
+      builds: "LeakyReLU",
+      expected: { alpha: 0.1 },
+    },
+    {
+      layer: { class_name: "LeakyReLU", config: { alpha: 0.2 } },
+      builds: "LeakyReLU",
+      expected: { alpha: 0.2 },
+    },
+    { layer: { class_name: "LeakyReLU", config: {} }, builds: "LeakyReLU", expected: { alpha: 0.3 } },
+    {
+      layer: { class_name: "PReLU", config: { alpha_initializer: "zeros", shared_axes: null } },
+      builds: "PReLU",
+      expected: { sharedAxes: null },
+    },
+    { layer: { class_name: "ELU", config: { alpha: 1.0 } }, builds: "ELU", expected: { alpha: 1 } },
+    { layer: { class_name: "Softmax", config: {} }, builds: "Softmax", expected: { axis: -1 } },
+  ];
+  for (const { layer, builds, expected } of layers) {
+    it(`${layer.class_name} ${JSON.stringify(layer.config)} builds a tfjs ${builds} and trains one step`, async () => {
+      const model = await trainsOneStep([{ class_name: "Dense", config: { units: 3 } }, layer]);
+      const built = model.layers.find((l) => l.getClassName() === builds);
+      expect(built?.getConfig()).toMatchObject(expected);
+    });
+  }
+
+  for (const merge_mode of ["concat", "sum", "ave", "mul", undefined]) {
+    for (const rnn of ["LSTM", "GRU", "SimpleRNN"]) {
+      it(`Bidirectional(${rnn}) merge_mode ${merge_mode ?? "(Keras default concat)"} builds and trains one step`, async () => {
+        const layer = {
+          class_name: rnn,
+          config: { units: 3, return_sequences: true, ...(rnn === "GRU" ? { reset_after: false } : {}) },
+        };
+        const model = await trainsOneStep(
+          [
+            { class_name: "Bidirectional", config: { layer, ...(merge_mode ? { merge_mode } : {}) } },
+            { class_name: "Flatten" },
+          ],
+          [5, 2],
+        );
+        const width = (merge_mode ?? "concat") === "concat" ? 6 : 3;
+        expect(model.layers.find((l) => l.getClassName() === "Bidirectional")?.outputShape).toEqual([
+          null,
+          5,
+          width,
+        ]);
+      });
+    }
+  }
+  it("takes the input shape on a first Bidirectional layer, as Keras 2 users write it", async () => {
+    const model = await buildModel(tf, {
+      layers: [
+        {
+          class_name: "Bidirectional",
+          config: { layer: { class_name: "LSTM", config: { units: 8 } }, input_shape: [10, 3] },
+        },
+        { class_name: "Dense", config: { units: 1 } },
+      ],
+    });
+    expect(model.countParams()).toBe(785);
   });
 });
 
@@ -173,6 +292,40 @@ describe("layers spec", () => {
     expect(issues[0].message).toContain('unsupported activation "leaky_relu"');
     expect(issues[1].message).toContain('unsupported config key "unitz" for Dense');
     expect(issues[3].message).toContain("set it to false");
+  });
+
+  it("refuses what tfjs cannot compute in the new layers and activations, with the path", () => {
+    const issues = checkModel({
+      layers: [
+        { class_name: "Dense", config: { units: 4, input_shape: [2], activation: "exponential" } },
+        { class_name: "ReLU", config: { negative_slope: 0.1, max_value: 6 } },
+        { class_name: "ELU", config: { alpha: 0.5 } },
+        { class_name: "LeakyReLU", config: { negative_slope: 0.1, alpha: 0.2 } },
+        { class_name: "Reshape", config: { target_shape: [4, 1] } },
+        { class_name: "Bidirectional", config: { layer: { class_name: "Dense", config: { units: 1 } } } },
+        { class_name: "Bidirectional", config: { layer: { class_name: "LSTM", config: { units: 1 } } } },
+        {
+          class_name: "Bidirectional",
+          config: {
+            layer: { class_name: "LSTM", config: { units: 1 } },
+            merge_mode: "max",
+            backward_layer: { class_name: "LSTM", config: { units: 2, go_backwards: true } },
+          },
+        },
+      ],
+    });
+    expect(issues.map((issue) => issue.path)).toEqual([
+      "/model/layers/0/config/activation",
+      "/model/layers/1/config/negative_slope",
+      "/model/layers/2/config/alpha",
+      "/model/layers/3/config/negative_slope",
+      "/model/layers/5/config/layer/class_name",
+      "/model/layers/7/config/backward_layer",
+      "/model/layers/7/config/merge_mode",
+    ]);
+    expect(issues[0].message).toBe(
+      'unsupported activation "exponential": tfjs 4.22 has no exponential activation',
+    );
   });
 
   it("asks for the input shape when the first layer has none", () => {
