@@ -351,15 +351,20 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
     const climbing = await submit(unchecked, {
       data: { source: "uri", uri: `s3://${storage.bucket}/uploads/../jobs/x/model.json`, label: "species" },
     });
-    const wrongShape = await submit({
-      ...irisExample,
-      name: "wrong-shape",
-      model: {
-        layers: [{ class_name: "Dense", config: { units: 3, activation: "softmax", input_shape: [3] } }],
+    // Refused at submission too (the model against builtin data); a row written by hand still fails in fit.
+    const wrongShape = await submit(
+      {
+        ...irisExample,
+        name: "wrong-shape",
+        model: {
+          layers: [{ class_name: "Dense", config: { units: 3, activation: "softmax", input_shape: [3] } }],
+        },
+        data: { source: "inline", x: [[1, 2, 3]], y: [0] },
+        fit: { epochs: 2 },
+        callbacks: [],
       },
-      fit: { epochs: 2 },
-      callbacks: [],
-    });
+      { data: irisExample.data },
+    );
     const datasetId = "0b7f6c1e-2f57-4c43-9a55-0d1f0e5e8a11";
     const key = datasetKey(datasetId, "iris.jsonl");
     const rows = loadData(tf, { source: "builtin", name: "iris" }).train;

@@ -1,4 +1,5 @@
 import Type, { type Static } from "typebox";
+import { DataSourceSchema } from "./data";
 
 const strict = { additionalProperties: false } as const;
 
@@ -21,6 +22,18 @@ export const FitSpecSchema = Type.Object(
         minimum: 0,
         exclusiveMaximum: 1,
         description: "Fraction of the rows, taken from the end before shuffling, held out for validation.",
+      }),
+    ),
+    validation_data: Type.Optional(
+      Type.Union(DataSourceSchema.anyOf, {
+        description:
+          "Separate validation data, any data source (Keras validation_data); the same as data.validation, where the effective spec moves it. Not with data.validation or validation_split.",
+      }),
+    ),
+    verbose: Type.Optional(
+      Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2), Type.Literal("auto")], {
+        description:
+          'Keras verbosity (0, 1, 2 or "auto"): accepted and ignored; progress is in the job\'s metrics.',
       }),
     ),
     shuffle: Type.Optional(

@@ -239,8 +239,19 @@ describe("validateJobSpec: what drives memory or CPU is bounded at submission", 
           "has 50,000,000 rows × 1,001 columns (1,000 features + 1 label) = 50,050,000,000 cells; this service accepts at most 5,000,000 cells of data per job, training and validation together (MAX_DATA_CELLS): use at most 4,995 samples or fewer features",
       },
     ]);
+    // A model that takes xor's 2 features, so that only the size is in question.
+    const xorModel = {
+      layers: [
+        { class_name: "Dense", config: { units: 8, activation: "relu", input_shape: [2] } },
+        { class_name: "Dense", config: { units: 2, activation: "softmax" } },
+      ],
+    };
     const fits = await issuesFor(
-      { data: { source: "builtin", name: "xor", samples: 1000 }, fit: { epochs: 2, validation_split: 0.2 } },
+      {
+        model: xorModel,
+        data: { source: "builtin", name: "xor", samples: 1000 },
+        fit: { epochs: 2, validation_split: 0.2 },
+      },
       { MAX_DATA_CELLS: 3000 },
     );
     expect(fits).toEqual([]);
@@ -326,5 +337,197 @@ describe("validateJobSpec: what drives memory or CPU is bounded at submission", 
       "/callbacks/5/then/0",
     ]);
     expect(issues.at(-1)?.message).toBe("the log message has 501 characters; at most 500 are allowed");
+  });
+});
+
+describe("validateJobSpec: what Keras users bring to fit", () => {
+  async function validate(change: (spec: Record<string, unknown>) => void) {
+    const spec = example();
+    change(spec);
+    return validateJobSpec(spec, limits, countParams, TENANT);
+  }
+  async function issuesFor(change: (spec: Record<string, unknown>) => void) {
+    const result = await validate(change);
+    return result.ok ? [] : result.issues;
+  }
+  const fit = (spec: Record<string, unknown>) => spec.fit as Record<string, unknown>;
+  const layers = (spec: Record<string, unknown>) =>
+    (spec.model as { layers: { class_name: string; config: Record<string, unknown> }[] }).layers;
+  const irisValidation = { source: "builtin", name: "iris", seed: 7 };
+  /** Inline data with iris's 4 features and these labels, one row each. */
+  const inlineData = (y: number[]) => ({ source: "inline", x: y.map((_, i) => [i, 1, 2, 3]), y });
+
+  it("runs fit.validation_data as data.validation and keeps fit.verbose in the effective spec", async () => {
+    const result = await validate((spec) => {
+      spec.fit = { epochs: 5, validation_data: irisValidation, verbose: "auto" };
+    });
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    expect(result.spec.data.validation).toEqual(irisValidation);
+    expect(result.spec.fit).not.toHaveProperty("validation_data");
+    expect(result.spec.fit).toMatchObject({ epochs: 5, verbose: "auto", batch_size: 32 });
+  });
+
+  it("logs val_* with fit.validation_data, so a val_loss monitor is accepted", async () => {
+    const result = await validate((spec) => {
+      spec.fit = { epochs: 5, validation_data: { source: "inline", x: [[1, 2, 3, 4]], y: [0] } };
+    });
+    expect(result.ok).toBe(true);
+  });
+
+  it("accepts Keras's verbose values and names any other", async () => {
+    for (const verbose of [0, 1, 2, "auto"]) {
+      expect(await issuesFor((spec) => Object.assign(fit(spec), { verbose }))).toEqual([]);
+    }
+    const issues = await issuesFor((spec) => Object.assign(fit(spec), { verbose: 3 }));
+    expect(issues.map((issue) => issue.path)).toEqual(["/fit/verbose"]);
+  });
+
+  it("refuses fit.validation_data with data.validation or validation_split, naming the field", async () => {
+    const both = await issuesFor((spec) => {
+      spec.fit = { epochs: 5, validation_data: irisValidation };
+      spec.data = { source: "builtin", name: "iris", validation: irisValidation };
+    });
+    expect(both).toEqual([
+      {
+        path: "/fit/validation_data",
+        message: "data.validation is given too; give one or the other (they are the same thing)",
+      },
+    ]);
+    const split = await issuesFor((spec) => Object.assign(fit(spec), { validation_data: irisValidation }));
+    expect(split).toEqual([
+      { path: "/fit/validation_split", message: "fit.validation_data is given too; give one or the other" },
+    ]);
+  });
+
+  it("names problems of fit.validation_data's data at its own path", async () => {
+    const ragged = await issuesFor((spec) => {
+      spec.fit = { epochs: 5, validation_data: { source: "inline", x: [[1, 2, 3, 4], [1]], y: [0, 1] } };
+    });
+    expect(ragged.map((issue) => issue.path)).toEqual(["/fit/validation_data/x/1"]);
+    const narrow = await issuesFor((spec) => {
+      spec.fit = { epochs: 5, validation_data: { source: "inline", x: [[1, 2, 3]], y: [0] } };
+    });
+    expect(narrow).toEqual([
+      {
+        path: "/fit/validation_data",
+        message:
+          "the inline data has 3 features per sample; the model's input (model/layers/0/config/input_shape) is [4]",
+      },
+    ]);
+  });
+
+  it("checks fit.validation_data's file and size as data.validation's, at its own path", async () => {
+    const elsewhere = await issuesFor((spec) => {
+      spec.fit = {
+        epochs: 5,
+        validation_data: { source: "uri", uri: "s3://other/valid.csv", label: "species" },
+      };
+    });
+    expect(elsewhere.map((issue) => issue.path)).toEqual(["/fit/validation_data/uri"]);
+    const large = await validateJobSpec(
+      { ...example(), fit: { epochs: 5, validation_data: { source: "builtin", name: "iris" } } },
+      { ...limits, MAX_DATA_CELLS: 1000 },
+      countParams,
+      TENANT,
+    );
+    expect(!large.ok && large.issues).toEqual([
+      {
+        path: "/fit/validation_data",
+        message: expect.stringContaining("training and validation data together"),
+      },
+    ]);
+  });
+
+  it("refuses sparse_categorical_crossentropy labels the output layer has no unit for", async () => {
+    const iris = await issuesFor((spec) => {
+      layers(spec)[1].config.units = 2;
+    });
+    expect(iris).toEqual([
+      {
+        path: "/model/layers/1/config/units",
+        message: expect.stringContaining("must be at least 3: the builtin iris data has class indices 0..2"),
+      },
+    ]);
+    const inline = await issuesFor((spec) => {
+      spec.data = inlineData([0, 3, -1]);
+    });
+    expect(inline.map((issue) => [issue.path, issue.message.split(":")[0]])).toEqual([
+      ["/data/y/1", "label 3 is outside [0, 3)"],
+      ["/data/y/2", "label -1 is outside [0, 3)"],
+    ]);
+    const accepted = await validate((spec) => {
+      spec.data = inlineData([2, 0]);
+    });
+    expect(accepted.ok).toBe(true);
+  });
+
+  it("refuses binary_crossentropy labels outside [0, 1]", async () => {
+    const binary = (spec: Record<string, unknown>) => {
+      layers(spec)[1].config = { units: 1, activation: "sigmoid" };
+      (spec.compile as Record<string, unknown>).loss = "binary_crossentropy";
+      (spec.compile as Record<string, unknown>).metrics = ["accuracy"];
+    };
+    const iris = await issuesFor(binary);
+    expect(iris).toEqual([{ path: "/compile/loss", message: expect.stringContaining("class indices 0..2") }]);
+    const inline = await issuesFor((spec) => {
+      binary(spec);
+      spec.data = inlineData([1, 2]);
+    });
+    expect(inline).toEqual([
+      {
+        path: "/data/y/1",
+        message: "label 2 is outside [0, 1]: binary_crossentropy takes labels between 0 and 1",
+      },
+    ]);
+    const accepted = await validate((spec) => {
+      binary(spec);
+      spec.data = inlineData([1, 0.25]);
+    });
+    expect(accepted.ok).toBe(true);
+  });
+
+  it("refuses a model input that does not take the data's features, and accepts one that does", async () => {
+    const wide = await issuesFor((spec) => {
+      layers(spec)[0].config.input_shape = [5];
+    });
+    expect(wide).toEqual([
+      {
+        path: "/model/layers/0/config/input_shape",
+        message:
+          "is [5], but the builtin iris data has 4 features per sample: the model's input must take [4]",
+      },
+    ]);
+    const inputLayer = await issuesFor((spec) => {
+      delete layers(spec)[0].config.input_shape;
+      layers(spec).unshift({ class_name: "InputLayer", config: { batch_input_shape: [null, 2] } });
+    });
+    expect(inputLayer.map((issue) => issue.path)).toEqual(["/model/layers/0/config/batch_input_shape"]);
+    const xor = await validate((spec) => {
+      layers(spec)[0].config.input_shape = [2];
+      layers(spec)[1].config.units = 2;
+      spec.data = { source: "builtin", name: "xor" };
+    });
+    expect(xor.ok).toBe(true);
+  });
+
+  it("refuses class_weight keys for classes the training data does not have", async () => {
+    const issues = await issuesFor((spec) =>
+      Object.assign(fit(spec), { class_weight: { 0: 1, 1: 2, 5: 1 } }),
+    );
+    expect(issues).toEqual([
+      {
+        path: "/fit/class_weight/5",
+        message: "class 5 does not occur in the training data; its classes are 0, 1, 2",
+      },
+    ]);
+    const inline = await issuesFor((spec) => {
+      spec.data = inlineData([0, 2]);
+      Object.assign(fit(spec), { validation_split: 0.5, class_weight: { 0: 1, 1: 1, 2: 3 } });
+    });
+    expect(inline.map((issue) => issue.path)).toEqual(["/fit/class_weight/1"]);
+    const accepted = await validate((spec) =>
+      Object.assign(fit(spec), { class_weight: { 0: 1, 1: 2, 2: 1 } }),
+    );
+    expect(accepted.ok).toBe(true);
   });
 });

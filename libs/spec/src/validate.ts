@@ -15,6 +15,7 @@ import {
   checkFit,
   checkModel,
   dataSizeIssues,
+  fitDataIssues,
   hasValidation,
   inlineIssues,
   logKeys,
@@ -58,7 +59,10 @@ export async function validateJobSpec(
 ): Promise<Validation> {
   const issues = structuralIssues(body);
   if (issues.length > 0) return { ok: false, issues };
-  const spec = body as JobSpec;
+  // Keras's fit.validation_data is data.validation under another name: checked and run as that, and each
+  // problem named at the field the user wrote.
+  const spec = withValidationData(body as JobSpec);
+  const at = validationPaths(body as JobSpec);
 
   const callbacks = spec.callbacks ?? [];
   const logs = [...logKeys(spec.compile, hasValidation(spec.fit, spec.data.validation)), "learning_rate"];
@@ -74,14 +78,16 @@ export async function validateJobSpec(
       });
     }
   });
-  issues.push(...dataUriIssues(spec.data, limits, tenantId));
+  issues.push(...at(dataUriIssues(spec.data, limits, tenantId)));
   if (spec.fit.epochs > limits.MAX_EPOCHS) {
     issues.push({
       path: "/fit/epochs",
       message: `must be <= ${limits.MAX_EPOCHS} (this service's MAX_EPOCHS)`,
     });
   }
-  issues.push(...dataSizeIssues(spec.data, limits.MAX_DATA_CELLS));
+  const sizeIssues = at(dataSizeIssues(spec.data, limits.MAX_DATA_CELLS));
+  // The model against the data (what Keras raises at fit) once the data is one the service would take.
+  issues.push(...(sizeIssues.length > 0 ? sizeIssues : at(fitDataIssues(spec))));
   if (issues.length > 0) return { ok: false, issues };
 
   const params = await measureModel(countParams, spec.model);
@@ -114,10 +120,31 @@ function structuralIssues(body: unknown): Issue[] {
     if (spec.data.validation?.source === "inline")
       issues.push(...inlineIssues(spec.data.validation, "/data/validation"));
   }
+  if (spec.fit?.validation_data?.source === "inline" && clean("/fit")) {
+    issues.push(...inlineIssues(spec.fit.validation_data, "/fit/validation_data"));
+  }
   if (spec.fit !== undefined && spec.data !== undefined && clean("/fit") && clean("/data")) {
     issues.push(...checkFit(spec.fit, spec.data.validation !== undefined));
   }
   return dedupe(issues);
+}
+
+/** The spec with fit.validation_data moved to data.validation, where the worker reads validation data. */
+function withValidationData(spec: JobSpec): JobSpec {
+  const { validation_data, ...fit } = spec.fit;
+  if (validation_data === undefined) return spec;
+  return { ...spec, data: { ...spec.data, validation: validation_data }, fit };
+}
+
+/** Renames /data/validation paths back to /fit/validation_data for a spec that gave it there. */
+function validationPaths(spec: JobSpec): (issues: Issue[]) => Issue[] {
+  if (spec.fit.validation_data === undefined) return (issues) => issues;
+  return (issues) =>
+    issues.map((issue) =>
+      issue.path === "/data/validation" || issue.path.startsWith("/data/validation/")
+        ? { ...issue, path: `/fit/validation_data${issue.path.slice("/data/validation".length)}` }
+        : issue,
+    );
 }
 
 function dataUriIssues(data: JobSpec["data"], limits: Limits, tenantId: string): Issue[] {
@@ -165,7 +192,10 @@ async function measureModel(
   }
 }
 
-/** What the worker runs and the job shows: defaults made explicit, TerminateOnNaN always present. */
+/**
+ * What the worker runs and the job shows: defaults made explicit, TerminateOnNaN always present, and
+ * fit.validation_data as data.validation (fit.verbose stays as given; training ignores it).
+ */
 function effectiveSpec(spec: JobSpec): JobSpec {
   const callbacks = (spec.callbacks ?? []).map(
     ({ type, ...options }) => ({ type, ...withCallbackDefaults(type, options) }) as CallbackSpec,

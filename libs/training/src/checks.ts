@@ -6,5 +6,6 @@
 export { checkCompile, logKeys } from "./compile";
 export { dataSizeIssues, inlineIssues } from "./data-size";
 export { checkFit, hasValidation } from "./fit";
+export { fitDataIssues } from "./fit-data";
 export { checkModel } from "./model";
 export { SpecError } from "./spec-error";

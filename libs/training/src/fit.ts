@@ -12,10 +12,21 @@ export function checkFit(fit: FitSpec, hasValidationSource: boolean, path = "/fi
       message: `must be less than epochs (${fit.epochs}): Keras trains from initial_epoch up to epochs`,
     });
   }
+  if (fit.validation_data !== undefined && hasValidationSource) {
+    issues.push({
+      path: `${path}/validation_data`,
+      message: "data.validation is given too; give one or the other (they are the same thing)",
+    });
+  }
   if (hasValidationSource && fit.validation_split) {
     issues.push({
       path: `${path}/validation_split`,
       message: "the data spec already has a validation source; give one or the other",
+    });
+  } else if (fit.validation_data !== undefined && fit.validation_split) {
+    issues.push({
+      path: `${path}/validation_split`,
+      message: "fit.validation_data is given too; give one or the other",
     });
   }
   return issues;
@@ -27,6 +38,10 @@ export function checkFit(fit: FitSpec, hasValidationSource: boolean, path = "/fi
  */
 export function fitArgs(fit: FitSpec, validation?: Dataset): ModelFitArgs {
   throwIfIssues(checkFit(fit, validation !== undefined));
+  if (fit.validation_data !== undefined) {
+    // The effective spec moves it to data.validation at submission, so the worker loads it like any source.
+    throwIfIssues([{ path: "/fit/validation_data", message: "must be given as data.validation here" }]);
+  }
   return {
     epochs: fit.epochs,
     batchSize: fit.batch_size ?? 32,
@@ -41,7 +56,7 @@ export function fitArgs(fit: FitSpec, validation?: Dataset): ModelFitArgs {
   };
 }
 
-/** Whether training will produce `val_*` logs. */
+/** Whether training will produce `val_*` logs (`fit.verbose` is accepted and ignored, as logs go to metrics). */
 export function hasValidation(fit: FitSpec, validation?: unknown): boolean {
-  return validation !== undefined || (fit.validation_split ?? 0) > 0;
+  return validation !== undefined || fit.validation_data !== undefined || (fit.validation_split ?? 0) > 0;
 }
