@@ -104,25 +104,21 @@ function ratio(tf: Tf, counts: Tensor): Tensor {
   return tf.reshape(tf.divNoNan(num, den), []);
 }
 
-/** tp / (tp + fp): predicted positives are tp + fp. */
-export function precision(tf: Tf): CountedMetric {
+/** tp over one count of the confusion matrix, accumulated over the epoch. */
+function truePositivesOver(tf: Tf, name: string, of: "predicted" | "actual"): CountedMetric {
   const counts = (tf: Tf, yTrue: Tensor, yPred: Tensor) =>
     tf.tidy(() => {
-      const { tp, predicted } = confusion(tf, yTrue, yPred);
-      return tf.stack([tp, predicted]);
+      const matrix = confusion(tf, yTrue, yPred);
+      return tf.stack([matrix.tp, matrix[of]]);
     });
-  return new CountedMetric(tf, "precision", counts, ratio);
+  return new CountedMetric(tf, name, counts, ratio);
 }
 
+/** tp / (tp + fp): predicted positives are tp + fp. */
+export const precision = (tf: Tf): CountedMetric => truePositivesOver(tf, "precision", "predicted");
+
 /** tp / (tp + fn): actual positives are tp + fn. */
-export function recall(tf: Tf): CountedMetric {
-  const counts = (tf: Tf, yTrue: Tensor, yPred: Tensor) =>
-    tf.tidy(() => {
-      const { tp, actual } = confusion(tf, yTrue, yPred);
-      return tf.stack([tp, actual]);
-    });
-  return new CountedMetric(tf, "recall", counts, ratio);
-}
+export const recall = (tf: Tf): CountedMetric => truePositivesOver(tf, "recall", "actual");
 
 /** Keras's AUC default: 200 thresholds, evenly spaced, with endpoints just below 0 and just above 1. */
 export const AUC_THRESHOLDS = 200;
