@@ -87,14 +87,9 @@ async function main(): Promise<void> {
 
   const db = createDb(config.DATABASE_URL);
   try {
-    const tenant =
-      (await getTenantByName(db, TENANT)) ??
-      (await createTenant(db, TENANT).catch(async (error) => {
-        // Another npm run dev created it meanwhile.
-        const existing = await getTenantByName(db, TENANT);
-        if (!existing) throw error;
-        return existing;
-      }));
+    // Created here, or found: already there, or created meanwhile by another npm run dev.
+    const tenant = (await createTenant(db, TENANT)) ?? (await getTenantByName(db, TENANT));
+    if (!tenant) throw new Error(`tenant "${TENANT}" could be neither created nor found`);
 
     let key: string | undefined;
     let origin: string;

@@ -58,6 +58,19 @@ export function installErrorHandling(app: App): void {
           ),
         );
     }
+    const down = unavailableDependency(error);
+    if (down !== null) {
+      request.log.warn({ err: error, dependency: down }, "a dependency is unavailable");
+      return reply
+        .code(503)
+        .header("retry-after", String(UNAVAILABLE_RETRY_AFTER_S))
+        .send(
+          body(
+            "unavailable",
+            `${down} is unavailable right now; nothing was changed by this request, retry in a few seconds.`,
+          ),
+        );
+    }
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
     if (status < 500) return reply.code(status).send(body(CODES[status] ?? "bad_request", error.message));
     request.log.error({ err: error }, "request failed");
@@ -76,6 +89,29 @@ export function installErrorHandling(app: App): void {
       .code(404)
       .send(body("not_found", `There is no route ${request.method} ${request.url.split("?")[0]}.`)),
   );
+}
+
+const UNAVAILABLE_RETRY_AFTER_S = 5;
+// Prisma: database unreachable or timed out, connection closed, pool timeout.
+const PRISMA_UNAVAILABLE = new Set(["P1001", "P1002", "P1008", "P1017", "P2024"]);
+const NETWORK_UNAVAILABLE = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "EPIPE"]);
+
+/**
+ * Which service a failure says is down — Postgres, Redis or S3 — or null for any other failure. One
+ * mapping for every route: a dependency's outage is a 503 with Retry-After, not a 500.
+ */
+export function unavailableDependency(error: unknown): string | null {
+  if (!(error instanceof Error)) return null;
+  const { code, cause } = error as { code?: unknown; cause?: { code?: unknown } };
+  if (error.name === "PrismaClientInitializationError" || PRISMA_UNAVAILABLE.has(String(code))) {
+    return "Postgres";
+  }
+  if (error.name === "MaxRetriesPerRequestError" || error.message === "Connection is closed.") return "Redis";
+  if (NETWORK_UNAVAILABLE.has(String(code)) || NETWORK_UNAVAILABLE.has(String(cause?.code))) {
+    // The AWS SDK marks its errors with $metadata; other clients' connection errors are Postgres's or Redis's.
+    return "$metadata" in error ? "S3" : "A service Plateau depends on";
+  }
+  return null;
 }
 
 /**

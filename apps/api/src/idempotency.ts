@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import {
+  type Claim,
   claimIdempotencyKey,
   completeIdempotencyKey,
   type Db,
@@ -53,11 +54,7 @@ function stableJson(value: unknown): string {
 }
 
 /** An earlier answer for the same key: to send again once the request is known to be the same. */
-export interface Replay {
-  requestHash: string | null;
-  statusCode: number;
-  response: unknown;
-}
+export type Replay = Extract<Claim, { state: "done" }>;
 
 /**
  * Claims the key for this request, or returns the answer stored for it; throws 409 while the first

@@ -18,6 +18,8 @@ export interface Artifact {
 /** The artifact name of a job's final model (`GET /v1/jobs/:id/model`); never a checkpoint id (a UUID). */
 export const FINAL_MODEL = "model";
 
+const TOKEN = /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
+
 export class ModelTokens {
   private secret: Promise<Buffer> | undefined;
 
@@ -32,13 +34,20 @@ export class ModelTokens {
     return `${expiry}.${await this.mac(artifact, expiry)}`;
   }
 
+  /**
+   * Whether `token` is shaped like one and not expired: checked before anything is read for it, so a
+   * garbage token costs no query.
+   */
+  static plausible(token: string, now = Date.now()): boolean {
+    const match = TOKEN.exec(token);
+    return match !== null && Number(match[1]) * 1000 > now;
+  }
+
   /** Whether `token` was signed for exactly this artifact and has not expired. */
   async verify(artifact: Artifact, token: string, now = Date.now()): Promise<boolean> {
-    const match = /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(token);
-    if (!match) return false;
-    const expiry = Number(match[1]);
-    if (expiry * 1000 <= now) return false;
-    const expected = Buffer.from(await this.mac(artifact, expiry));
+    const match = TOKEN.exec(token);
+    if (!match || !ModelTokens.plausible(token, now)) return false;
+    const expected = Buffer.from(await this.mac(artifact, Number(match[1])));
     const given = Buffer.from(match[2]);
     return given.length === expected.length && timingSafeEqual(given, expected);
   }

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { isUuid } from "@plateau/contract";
 import type { DbClient } from "./client";
 import type { Dataset, Prisma } from "./generated/prisma/client";
 
@@ -21,7 +22,11 @@ export function createDataset(db: DbClient, dataset: NewDataset): Promise<Datase
   });
 }
 
-/** The dataset, when it exists and (with `tenantId`) belongs to that tenant. */
-export function getDataset(db: DbClient, id: string, tenantId?: string): Promise<Dataset | null> {
+/**
+ * The dataset, when it exists and (with `tenantId`) belongs to that tenant. An id that is no UUID names
+ * none (rather than failing the uuid column's cast), whoever passes it: the API or a job written by hand.
+ */
+export async function getDataset(db: DbClient, id: string, tenantId?: string): Promise<Dataset | null> {
+  if (!isUuid(id)) return null;
   return db.dataset.findFirst({ where: { id, tenantId } });
 }

@@ -19,15 +19,29 @@ export type Claim =
   /** An earlier request answered; replay its answer (if the requests are the same). */
   | { state: "done"; requestHash: string | null; statusCode: number; response: unknown };
 
-/** Claims the key for this request, or says who has it. An expired record counts as absent. */
+/**
+ * How long a claim may stay unanswered before it counts as abandoned (its API process died before it
+ * answered or released it): longer than any submission or upload takes, short enough that a client's
+ * retry is not blocked for the whole 24 hours.
+ */
+export const IDEMPOTENCY_LEASE_MS = 10 * 60 * 1000;
+
+/** Claims the key for this request, or says who has it. An expired record or an abandoned claim counts as absent. */
 export async function claimIdempotencyKey(
   db: DbClient,
   scope: IdempotencyScope,
   requestHash: string | null,
 ): Promise<Claim> {
   const where = { tenantId_route_key: scope };
+  const now = Date.now();
   await db.idempotencyKey.deleteMany({
-    where: { ...scope, createdAt: { lt: new Date(Date.now() - IDEMPOTENCY_TTL_MS) } },
+    where: {
+      ...scope,
+      OR: [
+        { createdAt: { lt: new Date(now - IDEMPOTENCY_TTL_MS) } },
+        { statusCode: null, createdAt: { lt: new Date(now - IDEMPOTENCY_LEASE_MS) } },
+      ],
+    },
   });
   const { count } = await db.idempotencyKey.createMany({
     data: [{ ...scope, requestHash }],

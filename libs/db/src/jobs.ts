@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { boundMessage, statusFor } from "@plateau/contract";
+import { boundMessage, isUuid, statusFor } from "@plateau/contract";
 import type { DbClient } from "./client";
 import { type Job, type JobStatus, Prisma, type StopReason } from "./generated/prisma/client";
 
@@ -69,8 +69,6 @@ function encodeCursor(job: Job): string {
   return Buffer.from(`${job.createdAt.toISOString()}|${job.id}`).toString("base64url");
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   const [time, id, ...rest] = Buffer.from(cursor, "base64url").toString().split("|");
   const createdAt = new Date(time);
@@ -79,7 +77,7 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   if (
     rest.length > 0 ||
     !id ||
-    !UUID.test(id) ||
+    !isUuid(id) ||
     Number.isNaN(createdAt.getTime()) ||
     createdAt.getUTCFullYear() < 1
   ) {

@@ -7,13 +7,24 @@ export const KEY_PREFIX = "plat_";
 /** How much of a key is kept in clear to tell keys apart in lists: the prefix and 8 characters. */
 const SHOWN = KEY_PREFIX.length + 8;
 
+/**
+ * What a key list shows of a key: ours are `plat_` + 32 random characters, so 8 of those tell keys apart
+ * and reveal little; a development key chosen by a person (PLATEAU_API_KEY) may be short, so only its
+ * first 4 characters are shown.
+ */
+function shownPart(key: string): string {
+  return key.startsWith(KEY_PREFIX) && key.length >= 32 ? key.slice(0, SHOWN) : key.slice(0, 4);
+}
+
 /** SHA-256 of a key, as stored: keys carry 192 random bits, so a fast hash cannot be brute-forced. */
 export function hashKey(key: string): string {
   return createHash("sha256").update(key).digest("hex");
 }
 
-export function createTenant(db: DbClient, name: string): Promise<Tenant> {
-  return db.tenant.create({ data: { id: randomUUID(), name } });
+/** A new tenant, or null when the name is taken (also when another request takes it at the same moment). */
+export async function createTenant(db: DbClient, name: string): Promise<Tenant | null> {
+  const { count } = await db.tenant.createMany({ data: [{ id: randomUUID(), name }], skipDuplicates: true });
+  return count === 1 ? db.tenant.findUnique({ where: { name } }) : null;
 }
 
 export function getTenant(db: DbClient, id: string): Promise<Tenant | null> {
@@ -35,7 +46,7 @@ export async function createApiKey(
 ): Promise<{ apiKey: ApiKey; key: string }> {
   const key = options.key ?? `${KEY_PREFIX}${randomBytes(24).toString("base64url")}`;
   const apiKey = await db.apiKey.create({
-    data: { id: randomUUID(), tenantId, prefix: key.slice(0, SHOWN), hash: hashKey(key), name: options.name },
+    data: { id: randomUUID(), tenantId, prefix: shownPart(key), hash: hashKey(key), name: options.name },
   });
   return { apiKey, key };
 }

@@ -9,15 +9,7 @@ import {
   TenantSchema,
   Uuid,
 } from "@plateau/contract";
-import {
-  type ApiKey,
-  createApiKey,
-  createTenant,
-  getTenant,
-  getTenantByName,
-  listApiKeys,
-  revokeApiKey,
-} from "@plateau/db";
+import { type ApiKey, createApiKey, createTenant, getTenant, listApiKeys, revokeApiKey } from "@plateau/db";
 import Type from "typebox";
 import type { ApiDeps } from "../deps";
 import { ApiError, ErrorRef } from "../errors";
@@ -46,10 +38,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db 
     },
     async (request, reply) => {
       const { name } = request.body;
-      if (await getTenantByName(db, name)) {
-        throw new ApiError(409, "conflict", `A tenant named "${name}" exists; pick another name.`);
-      }
       const tenant = await createTenant(db, name);
+      if (!tenant) throw new ApiError(409, "conflict", `A tenant named "${name}" exists; pick another name.`);
       return reply
         .code(201)
         .send({ id: tenant.id, name: tenant.name, created_at: tenant.createdAt.toISOString() });

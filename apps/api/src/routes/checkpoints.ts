@@ -89,7 +89,7 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, 
   const tenantOf = async (request: FastifyRequest, jobId: string, checkpointId: string, token?: string) => {
     if (request.caller) return request.caller.tenantId;
     const named = isUuid(checkpointId) || checkpointId === FINAL_MODEL;
-    const job = token && named ? await getJob(db, jobId) : null;
+    const job = token && named && ModelTokens.plausible(token) ? await getJob(db, jobId) : null;
     if (job && (await tokens.verify({ tenantId: job.tenantId, jobId, checkpointId }, token ?? ""))) {
       return job.tenantId;
     }

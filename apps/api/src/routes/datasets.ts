@@ -150,6 +150,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
           return view(dataset);
         })
         .catch(async (error) => {
+          await deleteKeys(storage, [key]).catch(() => {});
           await held?.release();
           throw error;
         });

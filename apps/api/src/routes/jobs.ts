@@ -4,7 +4,6 @@ import {
   CancelResultSchema,
   type DataSource,
   type Issue,
-  isUuid,
   type Job,
   JobPageSchema,
   JobSchema,
@@ -231,7 +230,7 @@ async function datasetIssues(db: Db, data: JobSpec["data"], tenantId: string): P
   const issues: Issue[] = [];
   for (const [path, source] of sources) {
     if (source.source !== "dataset") continue;
-    const dataset = isUuid(source.id) ? await getDataset(db, source.id, tenantId) : null;
+    const dataset = await getDataset(db, source.id, tenantId);
     if (!dataset) {
       issues.push({
         path: `${path}/id`,
