@@ -178,14 +178,15 @@ async function runJob(
     model = await buildModel(tf, spec.model);
     compileModel(tf, model, spec.compile as CompileSpec);
     const progress = new ProgressWriter({ db, jobId: row.id, log });
-    const decisions: string[] = [];
+    // Counted per action, not listed: a Rule firing every batch would otherwise grow this without bound.
+    const decisions = new Map<string, number>();
     const callbacks = callbacksFromSpecs((spec.callbacks ?? []) as CallbackSpec[], {
       onEvent: ({ callback, action, details, epoch, batch }) => {
         if (callback === "TerminateOnNaN" && action === "nan") sink.haltSaves("nan_loss");
         // The sink recorded that save as checkpoint_skipped instead.
         if (callback === "ModelCheckpoint" && action === "checkpoint" && sink.halted) return;
         events.append("callback", { callback, action, details }, { epoch, batch });
-        decisions.push(action);
+        decisions.set(action, (decisions.get(action) ?? 0) + 1);
       },
       sink,
       warn: (message) => log.warn(message),
@@ -208,7 +209,11 @@ async function runJob(
           events.append("batch_end", { logs: jsonLogs(logs) }, { epoch, batch }),
         epochEnd: (epoch) => {
           const { loss, val_loss, learning_rate } = epochLogs;
-          log.info({ epoch, loss, val_loss, lr: learning_rate, decisions: decisions.splice(0) }, "epoch");
+          log.info(
+            { epoch, loss, val_loss, lr: learning_rate, decisions: Object.fromEntries(decisions) },
+            "epoch",
+          );
+          decisions.clear();
           progress.update({ epoch, learningRate: learning_rate, best: sink.best ?? undefined });
         },
       },

@@ -1,20 +1,14 @@
 import type { CallbackEvent } from "@plateau/contract";
 import * as tf from "@tensorflow/tfjs";
+import { CallbackSpecError } from "./callback-spec-error";
 import type { ArtifactSink } from "./sink";
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
-/**
- * Training stopped because of what the job's spec says (a filepath field the logs lack, a rule or schedule
- * expression that fails or gives an impossible rate): retrying the job cannot help, the spec must change.
- */
-export class CallbackSpecError extends Error {
-  override name = "CallbackSpecError";
-}
-
 /** One decision a callback took, streamed next to the metrics so users can see "why". */
 export type { CallbackEvent };
+export { CallbackSpecError };
 
 export interface CallbackContext {
   onEvent?: (event: CallbackEvent) => void;

@@ -29,7 +29,10 @@ export class Rule extends KerasCallback {
     super(context);
     this.options = optionsOrThrow(this.type, options);
     const { rule, issues } = parseRule(this.options);
-    if (!rule) throw new Error(`Rule: ${issues.map((i) => `${i.path.slice(1)}: ${i.message}`).join("; ")}`);
+    if (!rule)
+      throw new CallbackSpecError(
+        `Rule: ${issues.map((i) => `${i.path.slice(1)}: ${i.message}`).join("; ")}`,
+      );
     this.rule = rule;
     const relabel: CallbackContext = {
       ...context,

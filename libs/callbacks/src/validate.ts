@@ -18,6 +18,7 @@ import {
 import { schemaIssues } from "@plateau/validation";
 import type { TSchema } from "typebox";
 import { Compile } from "typebox/compile";
+import { CallbackSpecError } from "./callback-spec-error";
 import { type Mode, resolveDirection } from "./monitor";
 import { TEMPLATE_ASSUMPTIONS, templateMaxLength } from "./python-format";
 import { ruleOptionIssues } from "./rule-options";
@@ -107,7 +108,7 @@ export function optionsOrThrow<T extends CallbackType>(type: T, options: unknown
   const { options: filled, issues } = checkOptions(type, options ?? {});
   if (issues.length > 0) {
     const lines = issues.map((issue) => `${issue.path.slice(1) || "options"}: ${issue.message}`);
-    throw new Error(`${type}: invalid options: ${lines.join("; ")}`);
+    throw new CallbackSpecError(`${type}: invalid options: ${lines.join("; ")}`);
   }
   return filled as CallbackConfig<T>;
 }

@@ -43,8 +43,9 @@ export const FitSpecSchema = Type.Object(
       Type.Integer({ minimum: 0, default: 0, description: "Epoch to start at (resuming a previous run)." }),
     ),
     class_weight: Type.Optional(
-      Type.Record(Type.String({ pattern: "^[0-9]+$" }), Type.Number({ minimum: 0 }), {
+      Type.Record(Type.String({ pattern: "^[0-9]{1,9}$" }), Type.Number({ minimum: 0 }), {
         additionalProperties: false,
+        maxProperties: 10_000,
         description: "Class index → weight of that class's samples in the loss (Keras class_weight).",
       }),
     ),

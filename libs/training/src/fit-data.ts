@@ -239,11 +239,17 @@ function classWeightIssues(labels: NonNullable<Labels>, classWeight: Record<stri
     }
   }
   const present = new Set(classes);
+  // Bounded whatever the data: regression-like integer targets can have thousands of distinct values.
+  const listed =
+    classes.length > 20
+      ? `${classes.slice(0, 20).join(", ")}, … (${classes.length} in all)`
+      : classes.join(", ");
   return Object.keys(classWeight)
     .filter((key) => !present.has(Number(key)))
+    .slice(0, 20)
     .map((key) => ({
       path: `/fit/class_weight/${key}`,
-      message: `class ${key} does not occur in the training data; its classes are ${classes.join(", ")}`,
+      message: `class ${key} does not occur in the training data; its classes are ${listed}`,
     }));
 }
 

@@ -79,6 +79,10 @@ describe("Functional graphs tfjs could never wire are refused before tfjs sees t
     expect(checkModel(functional([input, ...chain]))).toEqual([
       { path: "/model/keras_json/config/layers", message: expect.stringMatching(/at most 1000/) },
     ]);
+    const sequential = { class_name: "Sequential", config: { layers: chain } };
+    expect(checkModel({ keras_json: sequential })).toEqual([
+      { path: "/model/keras_json/config/layers", message: expect.stringMatching(/at most 1000/) },
+    ]);
   });
 
   it("checks a long chain in linear time", () => {

@@ -133,6 +133,13 @@ function graphIssues(graph: GraphLayer[], issues: Issue[]): Map<string, number> 
   return nodeCount;
 }
 
+/** Whether a model's layer list is over MAX_LAYERS (then reported, and nothing of it converted). */
+function tooManyLayers(layers: unknown[], path: string, issues: Issue[]): boolean {
+  if (layers.length <= MAX_LAYERS) return false;
+  issues.push({ path, message: `has ${layers.length} layers; at most ${MAX_LAYERS} are accepted` });
+  return true;
+}
+
 function sequentialTopology(config: unknown, path: string, issues: Issue[]): JsonObject | null {
   // Keras 2.0/2.1 wrote a Sequential's config as the bare layer list.
   const layers = Array.isArray(config) ? config : isObject(config) ? config.layers : undefined;
@@ -141,6 +148,7 @@ function sequentialTopology(config: unknown, path: string, issues: Issue[]): Jso
     issues.push({ path: layersPath, message: "a Sequential model needs a non-empty list of layers" });
     return null;
   }
+  if (tooManyLayers(layers, layersPath, issues)) return null;
   const out = layers.map((layer, i) =>
     isObject(layer) ? toTfjsLayer(layer.class_name, layer.config, `${layersPath}/${i}`, issues) : null,
   );
@@ -153,13 +161,7 @@ function functionalTopology(config: unknown, path: string, issues: Issue[]): Jso
     issues.push({ path: `${path}/config/layers`, message: "a Functional model needs its list of layers" });
     return null;
   }
-  if (config.layers.length > MAX_LAYERS) {
-    issues.push({
-      path: `${path}/config/layers`,
-      message: `has ${config.layers.length} layers; at most ${MAX_LAYERS} are accepted`,
-    });
-    return null;
-  }
+  if (tooManyLayers(config.layers, `${path}/config/layers`, issues)) return null;
   const names = new Set<string>();
   const layers: JsonObject[] = [];
   const graph: GraphLayer[] = [];
