@@ -84,6 +84,31 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     description: "Jobs one worker process trains at once (one per GPU in production).",
   }),
+  WORKER_METRICS_PORT: Type.Integer({
+    default: 0,
+    minimum: 0,
+    maximum: 65535,
+    description:
+      "Port of the worker's own HTTP server: Prometheus /metrics and /healthz (200 while the worker takes jobs and its heartbeat reaches Redis). 0: no server.",
+  }),
+  WORKER_METRICS_HOST: Type.String({
+    default: "127.0.0.1",
+    description:
+      "Address the worker's metrics server listens on; 0.0.0.0 to let a Prometheus on another host or container scrape it. It serves no tenant's data.",
+  }),
+  WORKER_HEARTBEAT_MS: Type.Integer({
+    default: 10_000,
+    minimum: 50,
+    maximum: 20_000,
+    description:
+      "How often a worker writes its heartbeat to Redis (GET /v1/workers); a worker silent for 3 heartbeats drops out of the list.",
+  }),
+  WORKER_DEVICE: Type.String({
+    default: "",
+    maxLength: 64,
+    description:
+      "How the worker names its device in GET /v1/workers and its start-up log, e.g. gpu:1 for the GPU it is pinned to. Empty: gpu or cpu, from the backend it loaded.",
+  }),
   TFJS_BACKEND: Type.Enum(["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"], {
     default: "auto",
     description: "tfjs backend; auto picks the fastest that loads: tfjs-node-gpu, tfjs-node, wasm, cpu.",
