@@ -90,6 +90,9 @@ export const MAX_SEQ = 2_147_483_647;
 export const SeqAfter = (description: string) =>
   Type.Integer({ minimum: 0, maximum: MAX_SEQ, default: 0, description });
 
+/** The most points per series a downsampled metrics request may ask for. */
+export const MAX_METRICS_POINTS = 10_000;
+
 export const MetricsQuerySchema = Type.Object({
   after: SeqAfter("next_after of the previous call (a seq)."),
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
@@ -97,6 +100,17 @@ export const MetricsQuerySchema = Type.Object({
     default: "epoch",
     description: "epoch: one row per epoch; batch: the sampled batch rows.",
   }),
+  max_points: Type.Optional(
+    Type.Integer({
+      minimum: 2,
+      maximum: MAX_METRICS_POINTS,
+      description:
+        "Downsample: every row after `after` (limit does not apply), at most this many points per series " +
+        "(each key of the logs), keeping each bucket's minimum and maximum. A row then holds only the " +
+        "series it is a point of. next_after is the last row covered, so polling on with after = " +
+        "next_after reads only what came since.",
+    }),
+  ),
 });
 export type MetricsQuery = Partial<Static<typeof MetricsQuerySchema>>;
 

@@ -7,6 +7,7 @@ export {
 } from "./checkpoints";
 export { createDb, type Db, type DbClient } from "./client";
 export { createDataset, getDataset, type NewDataset } from "./datasets";
+export { type DownsampledMetrics, type DownsampledRow, downsampledMetrics } from "./downsample";
 export { appendEvents, eventsAfter, lastSeq, type NewEvent } from "./events";
 export type { ApiKey, Checkpoint, Dataset, Job, JobEvent, Tenant } from "./generated/prisma/client";
 export { Prisma } from "./generated/prisma/client";

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { MetricsPageSchema, MetricsQuerySchema } from "@plateau/contract";
-import { eventsAfter } from "@plateau/db";
+import { MetricsPageSchema, MetricsQuerySchema, type MetricsRow } from "@plateau/contract";
+import { downsampledMetrics, eventsAfter } from "@plateau/db";
 import { callerOf } from "../auth";
 import type { ApiDeps } from "../deps";
 import { ErrorRef } from "../errors";
@@ -15,7 +15,8 @@ export const metricsRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
         tags: ["jobs"],
         summary: "A job's metrics in order",
         description:
-          "Poll with after = next_after: each row comes exactly once, in order. next_after stays put while there is nothing new.",
+          "Poll with after = next_after: each row comes exactly once, in order. next_after stays put while there is nothing new. " +
+          "With max_points, one answer covers every row after `after`, downsampled per series (min/max per bucket).",
         params: JobIdParams,
         querystring: MetricsQuerySchema,
         response: {
@@ -27,22 +28,30 @@ export const metricsRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
     },
     async (request) => {
       const { id } = request.params;
-      const { after, limit, level } = request.query;
+      const { after, limit, level, max_points: maxPoints } = request.query;
       await findJob(db, id, callerOf(request).tenantId);
-      const rows = await eventsAfter(db, id, after, {
-        limit,
-        types: [level === "batch" ? "batch_end" : "epoch_end"],
-      });
+      const type = level === "batch" ? "batch_end" : "epoch_end";
+      if (maxPoints !== undefined) {
+        const sample = await downsampledMetrics(db, id, { type, after, maxPoints });
+        return { items: sample.rows.map(metricsRow), next_after: sample.lastSeq ?? after };
+      }
+      const rows = await eventsAfter(db, id, after, { limit, types: [type] });
       return {
-        items: rows.map((row) => ({
-          seq: row.seq,
-          epoch: row.epoch,
-          batch: row.batch,
-          logs: (row.data as { logs?: Record<string, number | null> }).logs ?? {},
-          time: row.createdAt.toISOString(),
-        })),
+        items: rows.map((row) =>
+          metricsRow({ ...row, logs: (row.data as { logs?: MetricsRow["logs"] }).logs ?? {} }),
+        ),
         next_after: rows.at(-1)?.seq ?? after,
       };
     },
   );
 };
+
+function metricsRow(row: Omit<MetricsRow, "time"> & { createdAt: Date }): MetricsRow {
+  return {
+    seq: row.seq,
+    epoch: row.epoch,
+    batch: row.batch,
+    logs: row.logs,
+    time: row.createdAt.toISOString(),
+  };
+}
