@@ -6,11 +6,13 @@ import { installRateLimit } from "./rate-limit";
 import { adminRoutes } from "./routes/admin";
 import { callbackRoutes } from "./routes/callbacks";
 import { checkpointRoutes } from "./routes/checkpoints";
+import { dashboardRoutes } from "./routes/dashboard";
 import { datasetRoutes } from "./routes/datasets";
 import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
 import { jobRoutes } from "./routes/jobs";
 import { metricsRoutes } from "./routes/metrics";
+import { workerRoutes } from "./routes/workers";
 
 /** The API with all its routes, ready for `listen` (main.ts) or `inject` (tests). */
 export async function buildServer(deps: ApiDeps): Promise<App> {
@@ -33,6 +35,8 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
     checkpointRoutes,
     datasetRoutes,
     callbackRoutes,
+    dashboardRoutes,
+    workerRoutes,
   ]) {
     await app.register(routes, deps);
   }

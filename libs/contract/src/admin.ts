@@ -44,3 +44,22 @@ export const CreatedApiKeySchema = Type.Object({
   key: Type.String({ description: "The secret; shown once, keep it." }),
 });
 export type CreatedApiKey = Static<typeof CreatedApiKeySchema>;
+
+/** A live worker (GET /v1/workers): what it runs on and what it is training, from its Redis heartbeat. */
+export const WorkerSchema = Type.Object({
+  id: Type.String({ description: "host:pid, the name the worker records on the jobs it runs." }),
+  host: Type.String(),
+  backend: Type.String({
+    description: "The tfjs backend it loaded: tensorflow-gpu, tensorflow, wasm or cpu.",
+  }),
+  device: Type.String({
+    description: "gpu or cpu, or the name its operator gave (WORKER_DEVICE), e.g. gpu:1.",
+  }),
+  current_jobs: Type.Array(Uuid, {
+    description: "Jobs it is training now (at most WORKER_CONCURRENCY); empty when idle.",
+  }),
+  started_at: DateTime,
+  last_heartbeat_at: DateTime,
+});
+export type WorkerEntry = Static<typeof WorkerSchema>;
+export const WorkerListSchema = Type.Object({ items: Type.Array(WorkerSchema) });

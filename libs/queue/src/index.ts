@@ -12,3 +12,4 @@ export {
   type TrainingJobData,
   type TrainingQueue,
 } from "./training-queue";
+export { type LiveWorker, listWorkers, WorkerHeartbeat, type WorkerInfo } from "./worker-registry";
