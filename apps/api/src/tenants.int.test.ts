@@ -83,7 +83,7 @@ const send = (method: string, url: string, headers: Record<string, string> = {})
   api.app.inject({ method: method as "GET", url, headers });
 
 describe("two tenants over every route", () => {
-  it("lists routes with a rule each, and only health, readiness and the OpenAPI document are public", () => {
+  it("lists routes with a rule each, and only health, readiness, the OpenAPI document and the dashboard's page and assets are public", () => {
     const routes = routesOf(api.app);
     expect(routes.length).toBeGreaterThan(15);
     expect(
@@ -91,7 +91,7 @@ describe("two tenants over every route", () => {
         .filter((route) => route.auth === "public")
         .map((route) => route.url)
         .sort(),
-    ).toEqual(["/healthz", "/openapi.json", "/readyz"]);
+    ).toEqual(["/", "/assets/:file", "/healthz", "/openapi.json", "/readyz"]);
   });
 
   it("answers 401 in the error shape to a request without a key, or with a wrong one", async () => {

@@ -80,6 +80,26 @@ export const JobPageSchema = Type.Object({
 });
 export type JobPage = Static<typeof JobPageSchema>;
 
+export const SubmitJobQuerySchema = Type.Object({
+  dry_run: Type.Boolean({
+    default: false,
+    description:
+      "true: validate the spec exactly as a submission would and answer 200 with the effective spec; nothing is stored or queued.",
+  }),
+});
+export type SubmitJobQuery = Partial<Static<typeof SubmitJobQuerySchema>>;
+
+export const DryRunResultSchema = Type.Object({
+  valid: Type.Literal(true),
+  spec: Type.Unsafe<JobSpec>(
+    Type.Object(
+      {},
+      { additionalProperties: true, description: "The effective spec the job would run with." },
+    ),
+  ),
+});
+export type DryRunResult = Static<typeof DryRunResultSchema>;
+
 export const CancelResultSchema = Type.Object({ id: Type.String(), status: JobStatus });
 export type CancelResult = Static<typeof CancelResultSchema>;
 

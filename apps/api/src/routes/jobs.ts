@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import {
   CancelResultSchema,
   type DataSource,
+  DryRunResultSchema,
   type Issue,
   type Job,
   JobPageSchema,
@@ -10,6 +11,7 @@ import {
   type JobSpec,
   JobSpecSchema,
   ListJobsQuerySchema,
+  SubmitJobQuerySchema,
 } from "@plateau/contract";
 import {
   appendEvents,
@@ -47,10 +49,13 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
         summary: "Submit a training job",
         description:
           "Validates the spec (schema, callbacks, monitors the job would log, model, limits) and queues it. " +
-          "Every problem is reported at once, each with its JSON path; nothing is stored when there is one.",
+          "Every problem is reported at once, each with its JSON path; nothing is stored when there is one. " +
+          "With ?dry_run=true it only validates: 200 with the effective spec, nothing stored or queued.",
         body: JobSpecSchema,
+        querystring: SubmitJobQuerySchema,
         headers: IdempotencyHeaders,
         response: {
+          200: DryRunResultSchema,
           201: JobSchema,
           400: ErrorRef,
           409: ErrorRef,
@@ -66,6 +71,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
     async (request, reply) => {
       const body: unknown = request.body;
       const caller = callerOf(request);
+      if (request.query.dry_run) return { valid: true as const, spec: await validSpec(caller, body) };
       const key = request.headers["idempotency-key"];
       if (key === undefined) return reply.code(201).send(await submit(request.log, caller, body, null));
       const requestHash = hashJson(body);
@@ -90,19 +96,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
     body: unknown,
     idempotency: { held: Idempotency; requestHash: string } | null,
   ): Promise<Job> {
-    const validation = await validateJobSpec(body, config, countModelParams, caller.tenantId);
-    const issues = validation.ok
-      ? await datasetIssues(db, validation.spec.data, caller.tenantId)
-      : validation.issues;
-    if (!validation.ok || issues.length > 0) {
-      throw new ApiError(
-        400,
-        "invalid_spec",
-        `The job spec has ${issues.length} problem${issues.length === 1 ? "" : "s"}: fix the fields listed in details. Nothing was queued.`,
-        issues,
-      );
-    }
-    const { spec } = validation;
+    const spec = await validSpec(caller, body);
     const id = randomUUID();
     // The job and its first event commit together: a job is never visible without its history.
     const job = await db.$transaction(async (tx) => {
@@ -134,6 +128,23 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
       log.error({ err: error, jobId: id }, "job stored but not enqueued; it waits for reconciliation");
     }
     return job;
+  }
+
+  /** The effective spec, or a 400 listing every problem (schema, semantics, limits, datasets). */
+  async function validSpec(caller: Caller, body: unknown): Promise<JobSpec> {
+    const validation = await validateJobSpec(body, config, countModelParams, caller.tenantId);
+    const issues = validation.ok
+      ? await datasetIssues(db, validation.spec.data, caller.tenantId)
+      : validation.issues;
+    if (!validation.ok || issues.length > 0) {
+      throw new ApiError(
+        400,
+        "invalid_spec",
+        `The job spec has ${issues.length} problem${issues.length === 1 ? "" : "s"}: fix the fields listed in details. Nothing was queued.`,
+        issues,
+      );
+    }
+    return validation.spec;
   }
 
   app.get(
