@@ -58,6 +58,13 @@ export class EventHub {
     return this.listeners.size;
   }
 
+  /** How many listeners (one per open event stream) this process serves. */
+  get listenerCount(): number {
+    let count = 0;
+    for (const set of this.listeners.values()) count += set.size;
+    return count;
+  }
+
   private async remove(channel: string, set: Set<ChannelListener>, listener: ChannelListener) {
     set.delete(listener);
     if (set.size > 0 || this.listeners.get(channel) !== set) return;

@@ -2,6 +2,7 @@ import { probeBucket } from "@plateau/storage";
 import { type App, createApp } from "./app";
 import { installAuth } from "./auth";
 import type { ApiDeps } from "./deps";
+import { installPrometheus } from "./prometheus";
 import { installRateLimit } from "./rate-limit";
 import { adminRoutes } from "./routes/admin";
 import { callbackRoutes } from "./routes/callbacks";
@@ -18,6 +19,7 @@ import { workerRoutes } from "./routes/workers";
 export async function buildServer(deps: ApiDeps): Promise<App> {
   const app = await createApp(deps.config, deps.log);
   installAuth(app, { db: deps.db, adminKey: deps.config.ADMIN_API_KEY });
+  installPrometheus(app, deps);
   await installRateLimit(app, deps);
   await app.register(healthRoutes, {
     timeoutMs: deps.config.READY_TIMEOUT_MS,

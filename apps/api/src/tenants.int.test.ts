@@ -94,6 +94,22 @@ describe("two tenants over every route", () => {
     ).toEqual(["/", "/assets/:file", "/healthz", "/openapi.json", "/readyz"]);
   });
 
+  it("keeps the fleet's views behind the admin key: tenants, keys, live workers, Prometheus metrics", () => {
+    expect(
+      routesOf(api.app)
+        .filter((route) => route.auth === "admin")
+        .map((route) => `${route.method} ${route.url}`)
+        .sort(),
+    ).toEqual([
+      "DELETE /v1/admin/keys/:id",
+      "GET /metrics",
+      "GET /v1/admin/tenants/:id/keys",
+      "GET /v1/workers",
+      "POST /v1/admin/tenants",
+      "POST /v1/admin/tenants/:id/keys",
+    ]);
+  });
+
   it("answers 401 in the error shape to a request without a key, or with a wrong one", async () => {
     for (const route of routesOf(api.app).filter((r) => r.auth !== "public")) {
       const attempts: Record<string, string>[] = [
