@@ -2,6 +2,7 @@ import type { CallbackEvent } from "@plateau/contract";
 import * as tf from "@tensorflow/tfjs";
 import { CallbackSpecError } from "./callback-spec-error";
 import type { ArtifactSink } from "./sink";
+import type { WebhookPolicy } from "./webhook-target";
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -14,6 +15,16 @@ export interface CallbackContext {
   onEvent?: (event: CallbackEvent) => void;
   sink?: ArtifactSink;
   warn?: (message: string) => void;
+  /** Who a Webhook speaks for and where it may call; without it, a Webhook calls nothing (simulations). */
+  webhook?: WebhookContext;
+}
+
+export interface WebhookContext {
+  jobId: string;
+  /** The job's attempt, from 1 (a job moved to another worker trains again). */
+  attempt: number;
+  /** `webhookPolicy(config)`: the allowlist and networks of the service. */
+  policy: WebhookPolicy;
 }
 
 /** Base of every Plateau callback: a tfjs callback that reports decisions and can move between workers. */

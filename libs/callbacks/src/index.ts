@@ -5,6 +5,7 @@ export {
   type JsonObject,
   type JsonValue,
   KerasCallback,
+  type WebhookContext,
 } from "./base";
 export { CSVLogger } from "./csv-logger";
 export { EarlyStopping } from "./early-stopping";
@@ -23,3 +24,4 @@ export { simulate } from "./simulate";
 export { type ArtifactSink, type CheckpointArtifact, MemorySink, type SavedModel } from "./sink";
 export { type NonFiniteLoss, TerminateOnNaN } from "./terminate-on-nan";
 export * from "./validate";
+export { Webhook } from "./webhook";

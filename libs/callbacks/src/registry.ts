@@ -7,6 +7,7 @@ import { ModelCheckpoint } from "./model-checkpoint";
 import { ReduceLROnPlateau } from "./reduce-lr-on-plateau";
 import { Rule } from "./rule";
 import { TerminateOnNaN } from "./terminate-on-nan";
+import { Webhook } from "./webhook";
 
 type Create = (options: never, context: CallbackContext) => KerasCallback;
 
@@ -19,6 +20,7 @@ export const callbackFactories: Record<CallbackType, Create> = {
   CSVLogger: (o, ctx) => new CSVLogger(o, ctx),
   LearningRateScheduler: (o, ctx) => new LearningRateScheduler(o, ctx),
   Rule: (o, ctx) => new Rule(o, ctx),
+  Webhook: (o, ctx) => new Webhook(o, ctx),
 };
 
 /**

@@ -13,6 +13,9 @@ import {
   isCallbackType,
   issuesUnder,
   type RuleConfig,
+  WEBHOOK_BATCH_HOOKS,
+  WEBHOOK_HOOKS,
+  WEBHOOK_UNFIRED_HOOKS,
   withCallbackDefaults,
 } from "@plateau/contract";
 import { schemaIssues } from "@plateau/validation";
@@ -23,6 +26,7 @@ import { type Mode, resolveDirection } from "./monitor";
 import { TEMPLATE_ASSUMPTIONS, templateMaxLength } from "./python-format";
 import { ruleOptionIssues } from "./rule-options";
 import { scheduleOptionIssues } from "./schedules";
+import { webhookUrlIssues } from "./webhook-target";
 
 type Check = (options: Record<string, unknown>) => Issue[];
 
@@ -62,6 +66,31 @@ const checkCheckpoint = (options: Record<string, unknown>) => [
   ...checkMonitor(options),
 ];
 
+/**
+ * A Webhook's URL in itself (the service's allowlist is checked by libs/spec, which has the settings),
+ * its hooks — Keras's names, refusing with the reason those that tfjs's fit never calls — and
+ * every_n_batches only where a batch hook uses it.
+ */
+function checkWebhook(options: Record<string, unknown>): Issue[] {
+  const issues = typeof options.url === "string" ? issuesUnder("/url", webhookUrlIssues(options.url)) : [];
+  const hooks = Array.isArray(options.hooks) ? (options.hooks as unknown[]) : [];
+  hooks.forEach((hook, index) => {
+    if (typeof hook !== "string" || (WEBHOOK_HOOKS as readonly string[]).includes(hook)) return;
+    const message = Object.hasOwn(WEBHOOK_UNFIRED_HOOKS, hook)
+      ? `${WEBHOOK_UNFIRED_HOOKS[hook]}; the hooks that fire are ${WEBHOOK_HOOKS.join(", ")}`
+      : `unknown hook '${hook}'; the hooks that fire are ${WEBHOOK_HOOKS.join(", ")}`;
+    issues.push({ path: `/hooks/${index}`, message });
+  });
+  const batchHook = hooks.some((hook) => WEBHOOK_BATCH_HOOKS.includes(hook as never));
+  if (options.every_n_batches !== 1 && !batchHook) {
+    issues.push({
+      path: "/every_n_batches",
+      message: `applies to ${WEBHOOK_BATCH_HOOKS.join(" and ")} only, and hooks lists neither`,
+    });
+  }
+  return issues;
+}
+
 /** What each callback's schema cannot express; `options` already has its defaults applied. */
 const CHECKS: Record<CallbackType, Check | null> = {
   ReduceLROnPlateau: checkMonitor,
@@ -73,6 +102,7 @@ const CHECKS: Record<CallbackType, Check | null> = {
     issuesUnder("/schedule", scheduleOptionIssues(options.schedule, optionIssues)),
   Rule: (options) =>
     ruleOptionIssues(options as RuleConfig, (o) => checkOptions("ModelCheckpoint", o).issues),
+  Webhook: checkWebhook,
 };
 
 // One compiled validator per callback type; the issue walker runs only to explain a failure.
@@ -127,5 +157,7 @@ export function validateCallbackSpecs(specs: unknown): Issue[] {
     return checkOptions(type, options).issues.map(at);
   });
 }
+
+export { type WebhookPolicy, type WebhookSettings, webhookPolicy, webhookTargetIssues } from "./webhook-target";
 
 const optionIssues = (schema: TSchema, value: unknown) => schemaIssues(schema, value, { field: "option" });

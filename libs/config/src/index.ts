@@ -183,6 +183,23 @@ export const ConfigSchema = Type.Object({
     description:
       "Per job and second, the most callback events and the most batch_end events the worker stores; the rest are counted in one callback event (Plateau events_dropped). status, epoch_end and checkpoint events are never dropped.",
   }),
+  WEBHOOK_ALLOWED_HOSTS: Type.String({
+    default: "",
+    pattern:
+      "^\\s*(\\*|(\\*\\.)?[A-Za-z0-9.:\\[\\]-]+)?\\s*(,\\s*(\\*|(\\*\\.)?[A-Za-z0-9.:\\[\\]-]+)\\s*)*$",
+    description:
+      "Comma-separated hosts a Webhook callback may call: names (hooks.example.com), *.example.com for its subdomains, IP addresses, or * for any host. Empty: Webhook callbacks are refused at submission.",
+  }),
+  WEBHOOK_ALLOWED_NETWORKS: Type.String({
+    default: "",
+    pattern: "^\\s*([0-9A-Fa-f.:]+/[0-9]{1,3}\\s*(,\\s*|$))*$",
+    description:
+      "Comma-separated CIDR ranges (127.0.0.0/8, 10.1.0.0/16, ::1/128) a webhook may reach although they are not public. Every other loopback, private, link-local or reserved address is refused, for each address a host name resolves to.",
+  }),
+  WEBHOOK_ALLOW_HTTP: Type.Boolean({
+    default: false,
+    description: "Allow http:// webhook URLs; otherwise only https://.",
+  }),
 });
 
 export type Config = Static<typeof ConfigSchema>;

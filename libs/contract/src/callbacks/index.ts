@@ -7,6 +7,7 @@ import { ModelCheckpointOptions } from "./model-checkpoint";
 import { ReduceLROnPlateauOptions } from "./reduce-lr-on-plateau";
 import { RuleOptions } from "./rule";
 import { TerminateOnNaNOptions } from "./terminate-on-nan";
+import { WebhookOptions } from "./webhook";
 
 export * from "./csv-logger";
 export * from "./early-stopping";
@@ -15,6 +16,7 @@ export * from "./model-checkpoint";
 export * from "./reduce-lr-on-plateau";
 export * from "./rule";
 export * from "./terminate-on-nan";
+export * from "./webhook";
 
 /**
  * Every callback type a job may use, with its options' schema. Adding one: a file here, an entry in
@@ -28,6 +30,7 @@ export const CALLBACK_OPTIONS = {
   CSVLogger: CSVLoggerOptions,
   LearningRateScheduler: LearningRateSchedulerOptions,
   Rule: RuleOptions,
+  Webhook: WebhookOptions,
 } as const;
 export type CallbackType = keyof typeof CALLBACK_OPTIONS;
 export const CALLBACK_TYPES = Object.keys(CALLBACK_OPTIONS) as CallbackType[];
@@ -46,6 +49,7 @@ export type TerminateOnNaNConfig = CallbackConfig<"TerminateOnNaN">;
 export type ModelCheckpointConfig = CallbackConfig<"ModelCheckpoint">;
 export type CSVLoggerConfig = CallbackConfig<"CSVLogger">;
 export type LearningRateSchedulerConfig = CallbackConfig<"LearningRateScheduler">;
+export type WebhookConfig = CallbackConfig<"Webhook">;
 
 /** `options` with Keras's defaults filled in where left out; checks nothing (validation does that once). */
 export function withCallbackDefaults<T extends CallbackType>(type: T, options: unknown): CallbackConfig<T> {
