@@ -108,10 +108,16 @@ export class Webhook extends KerasCallback {
     return this.hooks.has(hook) && batch % this.options.every_n_batches === 0;
   }
 
-  /** An awaited hook: its reply applies before the next step. */
+  /**
+   * An awaited hook: its reply applies before the next step. tfjs clears stopTraining after
+   * on_train_begin, so that hook's reply waits for the first epoch's start (then, as in Keras, one batch
+   * runs before a stop takes effect).
+   */
   private async call(hook: WebhookHook, logs: Record<string, number>): Promise<void> {
     if (!this.hooks.has(hook) || !this.context.webhook) return;
-    this.settle(await this.request(hook, logs));
+    const outcome = await this.request(hook, logs);
+    if (hook === "on_train_begin") this.settled = outcome;
+    else this.settle(outcome);
   }
 
   /** A batch hook: the call runs while training goes on; the next step applies what it settled to. */

@@ -105,6 +105,17 @@ describe("Webhook in training", () => {
     expect(firstEpoch.payload.learning_rate).toBe(Math.fround(0.05));
   });
 
+  it("applies a stop replied to on_train_begin at the first step, which tfjs would otherwise reset", async () => {
+    const { outcome, events, epochLogs } = await run({ hooks: ["on_train_begin"] }, () => ({
+      body: '{"stop_training": true}',
+    }));
+    expect(outcome).toMatchObject({ stopReason: "early_stopping", lastEpoch: 0 });
+    expect(epochLogs).toHaveLength(1);
+    expect(events).toEqual([
+      { callback: "Webhook", action: "stop_training", epoch: 0, details: { hook: "on_train_begin" } },
+    ]);
+  });
+
   it("sets the learning rate the next epoch trains at when the endpoint replies learning_rate", async () => {
     const { outcome, events, epochLogs } = await run({ hooks: ["on_epoch_end"] }, (payload) =>
       payload.epoch === 1 ? { body: '{"learning_rate": 0.003}' } : { status: 204 },
