@@ -1,4 +1,9 @@
-import { validateCallbackSpecs } from "@plateau/callbacks/validate";
+import {
+  validateCallbackSpecs,
+  type WebhookSettings,
+  webhookPolicy,
+  webhookTargetIssues,
+} from "@plateau/callbacks/validate";
 import type { Config } from "@plateau/config";
 import {
   type CallbackSpec,
@@ -27,10 +32,12 @@ import { Compile } from "typebox/compile";
 import Value from "typebox/value";
 import { dataUriKey, dataUriPrefixes } from "./data-uri";
 
+/** The service's settings a spec is checked against; without the WEBHOOK_ ones, no webhook is allowed. */
 export type Limits = Pick<
   Config,
   "MAX_EPOCHS" | "MAX_PARAMS" | "MAX_DATA_CELLS" | "S3_BUCKET" | "DATA_URI_PREFIXES"
->;
+> &
+  WebhookSettings;
 
 export type Validation = { ok: true; spec: JobSpec; params: number } | { ok: false; issues: Issue[] };
 
@@ -78,6 +85,7 @@ export async function validateJobSpec(
       });
     }
   });
+  issues.push(...webhookIssues(callbacks, limits));
   issues.push(...at(dataUriIssues(spec.data, limits, tenantId)));
   if (spec.fit.epochs > limits.MAX_EPOCHS) {
     issues.push({
@@ -158,6 +166,15 @@ function dataUriIssues(data: JobSpec["data"], limits: Limits, tenantId: string):
     const located = dataUriKey(source.uri, rules);
     return "message" in located ? [{ path, message: located.message }] : [];
   });
+}
+
+/** Webhook URLs against this service's allowlist (their syntax was checked with the callbacks). */
+function webhookIssues(callbacks: CallbackSpec[], limits: Limits): Issue[] {
+  return callbacks.flatMap((callback, index) =>
+    callback.type === "Webhook"
+      ? issuesUnder(`/callbacks/${index}/url`, webhookTargetIssues(callback.url, webhookPolicy(limits)))
+      : [],
+  );
 }
 
 /**
