@@ -46,9 +46,12 @@ export class WorkerHeartbeat {
     private readonly onError: (error: unknown) => void = () => {},
   ) {}
 
-  /** Registers the worker (resolves once Redis has it) and keeps it registered until `stop`. */
+  /**
+   * Registers the worker and keeps it registered until `stop`; resolves after the first heartbeat, which,
+   * like every later one, reports a failure to `onError` and is tried again at the next interval.
+   */
   async start(): Promise<void> {
-    await this.write();
+    await this.beat();
     this.timer = setInterval(() => void this.beat(), this.config.WORKER_HEARTBEAT_MS);
     this.timer.unref();
   }
