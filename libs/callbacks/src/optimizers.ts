@@ -9,7 +9,11 @@ export function createOptimizer(name: OptimizerName, learningRate?: number): tf.
       return tf.train.sgd(lr);
     case "momentum":
       return tf.train.momentum(lr, 0.9);
+    // The simulator trains nothing: an optimizer only holds the rate, so tfjs's Adam holds these.
     case "adam":
+    case "adamw":
+    case "nadam":
+    case "lion":
       return tf.train.adam(lr);
     case "adamax":
       return tf.train.adamax(lr);

@@ -23,22 +23,27 @@ const f32 = Math.fround;
 /** Maps a 0-based epoch to a learning rate (a float32 value). */
 export type Schedule = (epoch: number) => number;
 
+/** Keras's `step / decay_steps` at float32, floored with staircase (ExponentialDecay, InverseTimeDecay). */
+export function decayProgress(step: number, decaySteps: number, staircase: boolean): number {
+  const p = f32(f32(step) / f32(decaySteps));
+  return staircase ? Math.floor(p) : p;
+}
+
 /** Keras's ExponentialDecay.__call__, at float32. */
-function exponentialDecay(
+export function exponentialDecay(
   initial: number,
   decaySteps: number,
   decayRate: number,
   staircase: boolean,
 ): Schedule {
   return (step) => {
-    let p = f32(f32(step) / f32(decaySteps));
-    if (staircase) p = Math.floor(p);
+    const p = decayProgress(step, decaySteps, staircase);
     return f32(f32(initial) * f32(f32(decayRate) ** p));
   };
 }
 
 /** Keras's PiecewiseConstantDecay: the boundary itself still belongs to the interval below it. */
-function piecewiseConstant(boundaries: number[], values: number[]): Schedule {
+export function piecewiseConstant(boundaries: number[], values: number[]): Schedule {
   return (step) => {
     const index = boundaries.findIndex((boundary) => step <= boundary);
     return f32(values[index === -1 ? values.length - 1 : index]);
@@ -46,7 +51,7 @@ function piecewiseConstant(boundaries: number[], values: number[]): Schedule {
 }
 
 /** Keras's CosineDecay.__call__ with its `_warmup_function` and `_decay_function`, at float32. */
-function cosineDecay(p: Required<CosineDecayParams>): Schedule {
+export function cosineDecay(p: Required<CosineDecayParams>): Schedule {
   const initial = f32(p.initial_learning_rate);
   const decaySteps = f32(p.decay_steps);
   const decay = (step: number, from: number) => {

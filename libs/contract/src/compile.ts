@@ -1,5 +1,6 @@
 import Type, { type Static, type TSchema } from "typebox";
 import {
+  CLIP_ARGS,
   LOSS_CLASS_DEFAULTS,
   LOSS_CLASS_NAMES,
   LOSS_CLASS_ONLY_KEYS,
@@ -8,10 +9,13 @@ import {
   type LossClassName,
   type LossName,
   METRIC_NAMES,
+  OPTIMIZER_COMMON_ARGS,
   OPTIMIZER_DEFAULTS,
   OPTIMIZER_NAMES,
+  OPTIMIZER_REFUSED_ARGS,
   type OptimizerName,
 } from "./keras-names";
+import { LearningRateScheduleSchema, type LearningRateScheduleSpec } from "./schedules";
 
 const strict = { additionalProperties: false } as const;
 const names = (values: readonly string[]) => Type.Enum([...values]);
@@ -33,15 +37,60 @@ function paramSchemas(defaults: Readonly<Record<string, number | boolean>>): Rec
   );
 }
 
+/** Keras's base-optimizer arguments: a number ≥ 0, or null (Keras's default) for off. */
+const commonArgs = Object.fromEntries(
+  OPTIMIZER_COMMON_ARGS.map((key) => [
+    key,
+    Type.Optional(
+      Type.Union([Type.Number({ minimum: 0, maximum: FLOAT32_MAX }), Type.Null()], {
+        description: `Keras default: null.${key === "weight_decay" ? "" : ` Only one of ${CLIP_ARGS.join(", ")}.`}`,
+      }),
+    ),
+  ]),
+);
+
+/** Arguments accepted only at their Keras default (see OPTIMIZER_REFUSED_ARGS for why). */
+const refusedArgs = Object.fromEntries(
+  Object.entries(OPTIMIZER_REFUSED_ARGS).map(([key, { only, why }]) => [
+    key,
+    Type.Optional(
+      only === null
+        ? Type.Null({ description: `Only null: ${why}.` })
+        : Type.Literal(only, { description: `Only ${only}: ${why}.` }),
+    ),
+  ]),
+);
+
 function optimizerSchema(name: OptimizerName): TSchema {
   const params = paramSchemas(OPTIMIZER_DEFAULTS[name]);
-  return Type.Object({ name: Type.Literal(name), ...params }, { ...strict, title: name });
+  return Type.Object(
+    {
+      name: Type.Literal(name),
+      ...commonArgs,
+      ...refusedArgs,
+      ...params,
+      learning_rate: Type.Optional(
+        Type.Union(
+          [
+            Type.Number({
+              minimum: 0,
+              maximum: FLOAT32_MAX,
+              description: `Keras default: ${OPTIMIZER_DEFAULTS[name].learning_rate}.`,
+            }),
+            LearningRateScheduleSchema,
+          ],
+          { description: "A number, or a Keras learning-rate schedule object stepped every batch." },
+        ),
+      ),
+    },
+    { ...strict, title: name },
+  );
 }
 
 export const OptimizerSpecSchema = Type.Unsafe<OptimizerName | OptimizerSpec>(
   Type.Union([names(OPTIMIZER_NAMES), ...OPTIMIZER_NAMES.map(optimizerSchema)], {
     description:
-      'An optimizer by name with Keras defaults ("adam"), or {name, ...Keras parameters}. "momentum" is SGD with momentum 0.9 unless given.',
+      'An optimizer by name with Keras defaults ("adam"), or {name, ...Keras parameters}: the optimizer\'s own, Keras\'s weight_decay/clipnorm/clipvalue/global_clipnorm, and learning_rate as a number or a schedule object. "momentum" is SGD with momentum 0.9 unless given.',
   }),
 );
 
@@ -92,7 +141,10 @@ export const CompileSpecSchema = Type.Object(
   { ...strict, description: "Keras model.compile arguments." },
 );
 
-export type OptimizerSpec = { name: OptimizerName } & Record<string, number | boolean | string>;
+export type OptimizerSpec = {
+  name: OptimizerName;
+  learning_rate?: number | LearningRateScheduleSpec;
+} & Record<string, number | boolean | string | null | LearningRateScheduleSpec>;
 export type LossSpecObject = {
   class_name: LossClassName;
   config?: Record<string, number | boolean | string | null>;

@@ -14,3 +14,4 @@ export * from "./keras-names";
 export * from "./model";
 export * from "./problem";
 export * from "./resources";
+export * from "./schedules";

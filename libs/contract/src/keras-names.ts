@@ -3,7 +3,17 @@
  * with tables typed by these names, so a name listed here without an implementation is a compile error.
  */
 
-export type OptimizerName = "sgd" | "momentum" | "adam" | "adamax" | "rmsprop" | "adagrad" | "adadelta";
+export type OptimizerName =
+  | "sgd"
+  | "momentum"
+  | "adam"
+  | "adamw"
+  | "adamax"
+  | "nadam"
+  | "lion"
+  | "rmsprop"
+  | "adagrad"
+  | "adadelta";
 
 /**
  * Keras's parameter names and defaults per optimizer (keras/src/optimizers/*.py). `momentum` is not a
@@ -14,12 +24,44 @@ export const OPTIMIZER_DEFAULTS: Readonly<Record<OptimizerName, Readonly<Record<
     sgd: { learning_rate: 0.01, momentum: 0, nesterov: false },
     momentum: { learning_rate: 0.01, momentum: 0.9, nesterov: false },
     adam: { learning_rate: 0.001, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: false },
+    // Keras's AdamW is Adam whose weight_decay defaults to 0.004 and may not be None.
+    adamw: {
+      learning_rate: 0.001,
+      weight_decay: 0.004,
+      beta_1: 0.9,
+      beta_2: 0.999,
+      epsilon: 1e-7,
+      amsgrad: false,
+    },
     adamax: { learning_rate: 0.001, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 },
+    nadam: { learning_rate: 0.001, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 },
+    lion: { learning_rate: 0.001, beta_1: 0.9, beta_2: 0.99 },
     rmsprop: { learning_rate: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false },
     adagrad: { learning_rate: 0.001, initial_accumulator_value: 0.1, epsilon: 1e-7 },
     adadelta: { learning_rate: 0.001, rho: 0.95, epsilon: 1e-7 },
   };
 export const OPTIMIZER_NAMES = Object.keys(OPTIMIZER_DEFAULTS) as OptimizerName[];
+
+/**
+ * The arguments every Keras 3 optimizer takes (keras/src/optimizers/base_optimizer.py), null meaning off.
+ * Only one of the three clip arguments may be set, as in Keras.
+ */
+export const OPTIMIZER_COMMON_ARGS = ["weight_decay", "clipnorm", "clipvalue", "global_clipnorm"] as const;
+export const CLIP_ARGS = ["clipnorm", "clipvalue", "global_clipnorm"] as const;
+
+/**
+ * Keras optimizer arguments Plateau accepts only at their Keras default (what `get_config()` writes), with
+ * why the feature is not offered; `name` is Keras's config key for the optimizer's own name, free text.
+ */
+export const OPTIMIZER_REFUSED_ARGS: Readonly<
+  Record<string, { only: number | boolean | null; why: string }>
+> = {
+  use_ema: { only: false, why: "Plateau keeps no moving average of the weights" },
+  ema_momentum: { only: 0.99, why: "it only applies with use_ema, which Plateau does not offer" },
+  ema_overwrite_frequency: { only: null, why: "it only applies with use_ema, which Plateau does not offer" },
+  loss_scale_factor: { only: null, why: "Plateau trains in float32 only, so there is no loss scaling" },
+  gradient_accumulation_steps: { only: null, why: "Plateau does not accumulate gradients across batches" },
+};
 
 /** Keras loss names and aliases. */
 export const LOSS_NAMES = [

@@ -25,6 +25,7 @@ import {
   inlineIssues,
   logKeys,
   SpecError,
+  scheduleConflicts,
 } from "@plateau/training/checks";
 import { schemaIssues } from "@plateau/validation";
 import type { TSchema } from "typebox";
@@ -123,6 +124,7 @@ function structuralIssues(body: unknown): Issue[] {
   const clean = (prefix: string) => !issues.some((i) => i.path.startsWith(prefix));
   if (spec.model !== undefined && clean("/model")) issues.push(...checkModel(spec.model));
   if (spec.compile !== undefined && clean("/compile")) issues.push(...checkCompile(spec.compile));
+  if (clean("/compile") && clean("/callbacks")) issues.push(...scheduleConflicts(spec));
   if (spec.data !== undefined && clean("/data")) {
     if (spec.data.source === "inline") issues.push(...inlineIssues(spec.data, "/data"));
     if (spec.data.validation?.source === "inline")

@@ -1,18 +1,42 @@
 import {
+  CLIP_ARGS,
   type CompileSpec,
   type Issue,
   isMetricName,
   isOptimizerName,
+  LearningRateScheduleSchema,
+  type LearningRateScheduleSpec,
   type LossName,
   type MetricName,
+  OPTIMIZER_COMMON_ARGS,
   OPTIMIZER_DEFAULTS,
+  OPTIMIZER_REFUSED_ARGS,
   type OptimizerName,
+  SCHEDULE_CLASS_NAMES,
 } from "@plateau/contract";
 import type { LayersModel, Optimizer, Tensor } from "@tensorflow/tfjs";
-import { kerasAdadelta } from "./adadelta";
+import Value from "typebox/value";
 import type { Tf } from "./backend";
 import { isObject } from "./keras-config";
+import {
+  type KerasArgs,
+  kerasOptimizer,
+  SCHEDULE_NOT_SETTABLE,
+  type UpdateRule,
+  usesKerasArgs,
+} from "./keras-optimizer";
+import {
+  adadeltaRule,
+  adagradRule,
+  adamaxRule,
+  adamRule,
+  lionRule,
+  nadamRule,
+  rmspropRule,
+  sgdRule,
+} from "./keras-updates";
 import { buildLossClass, parseLoss, TFJS_TWINS } from "./losses";
+import { buildLearningRateSchedule, isScheduleSpec, learningRateScheduleIssues } from "./lr-schedules";
 import {
   attachEpochMetrics,
   auc,
@@ -25,42 +49,20 @@ import {
 } from "./metrics";
 import { throwIfIssues } from "./spec-error";
 
-/**
- * Options tfjs cannot honour, accepted only at the value that means "off": Keras's common optimizer
- * arguments, AMSGrad, and an Adagrad epsilon other than the backend's fixed 1e-7.
- */
-const ONLY_VALUE: Readonly<Record<string, number | boolean | null>> = {
-  weight_decay: null,
-  clipnorm: null,
-  clipvalue: null,
-  global_clipnorm: null,
-  use_ema: false,
-  amsgrad: false,
-};
+type Params = Record<string, number | boolean | null>;
 
-type Params = Record<string, number | boolean>;
-
-const BUILDERS: Record<OptimizerName, (tf: Tf, p: Params) => Optimizer> = {
-  sgd: (tf, p) =>
-    (p.momentum as number) > 0
-      ? tf.train.momentum(p.learning_rate as number, p.momentum as number, p.nesterov as boolean)
-      : tf.train.sgd(p.learning_rate as number),
-  momentum: (tf, p) =>
-    tf.train.momentum(p.learning_rate as number, p.momentum as number, p.nesterov as boolean),
-  adam: (tf, p) =>
-    tf.train.adam(p.learning_rate as number, p.beta_1 as number, p.beta_2 as number, p.epsilon as number),
-  adamax: (tf, p) =>
-    tf.train.adamax(p.learning_rate as number, p.beta_1 as number, p.beta_2 as number, p.epsilon as number),
-  rmsprop: (tf, p) =>
-    tf.train.rmsprop(
-      p.learning_rate as number,
-      p.rho as number,
-      p.momentum as number,
-      p.epsilon as number,
-      p.centered as boolean,
-    ),
-  adagrad: (tf, p) => tf.train.adagrad(p.learning_rate as number, p.initial_accumulator_value as number),
-  adadelta: (tf, p) => kerasAdadelta(tf, p.learning_rate as number, p.rho as number, p.epsilon as number),
+/** Keras's update rule per optimizer name; `plain` when no common argument asks more of it than tfjs's. */
+const RULES: Record<OptimizerName, (p: Params, plain: boolean) => UpdateRule> = {
+  sgd: sgdRule,
+  momentum: sgdRule,
+  adam: (p, plain) => adamRule(p, plain, "Adam"),
+  adamw: (p) => adamRule(p, false, "AdamW"),
+  adamax: adamaxRule,
+  nadam: nadamRule,
+  lion: lionRule,
+  rmsprop: rmspropRule,
+  adagrad: adagradRule,
+  adadelta: adadeltaRule,
 };
 
 /** Keras loss names (and aliases) → tfjs loss identifiers. */
@@ -170,8 +172,43 @@ function optimizerParts(spec: unknown): { name: unknown; params: Record<string, 
   return { name, params };
 }
 
+interface OptimizerParams {
+  name: OptimizerName;
+  /** The optimizer's own parameters and Keras's common ones, defaults filled (null: off). */
+  params: Params;
+  learningRate: number | LearningRateScheduleSpec;
+}
+
+/** A problem with one of Keras's base-optimizer arguments, or null. */
+function commonArgIssue(key: string, value: unknown): string | null {
+  const refused = OPTIMIZER_REFUSED_ARGS[key];
+  if (refused) {
+    return value === refused.only
+      ? null
+      : `${key} = ${JSON.stringify(value)} is not supported: ${refused.why}; leave it out (Keras default ${JSON.stringify(refused.only)})`;
+  }
+  if (value === null) return null;
+  return typeof value === "number" && Number.isFinite(value) && value >= 0
+    ? null
+    : "must be a finite number ≥ 0, or null";
+}
+
+/** A problem with `learning_rate` (a number or a Keras schedule object), with its path, or none. */
+function learningRateIssues(value: unknown, path: string): Issue[] {
+  if (typeof value === "number")
+    return value > 0 && Number.isFinite(value) ? [] : [{ path, message: "must be > 0" }];
+  if (isScheduleSpec(value) && Value.Check(LearningRateScheduleSchema, value))
+    return learningRateScheduleIssues(value, path);
+  return [
+    {
+      path,
+      message: `must be a number or a Keras schedule object {"class_name", "config"} of: ${SCHEDULE_CLASS_NAMES.join(", ")}`,
+    },
+  ];
+}
+
 /** Keras optimizer spec → the full parameter set (defaults filled), or issues. */
-function optimizerParams(spec: unknown, path: string, issues: Issue[]): Params | null {
+function optimizerParams(spec: unknown, path: string, issues: Issue[]): OptimizerParams | null {
   const { name, params } = optimizerParts(spec);
   if (!isOptimizerName(name)) {
     issues.push({
@@ -181,19 +218,31 @@ function optimizerParams(spec: unknown, path: string, issues: Issue[]): Params |
     return null;
   }
   const defaults = OPTIMIZER_DEFAULTS[name];
-  const out: Params = { ...defaults };
+  const out: Params = {
+    weight_decay: null,
+    clipnorm: null,
+    clipvalue: null,
+    global_clipnorm: null,
+    ...defaults,
+  };
+  let learningRate: number | LearningRateScheduleSpec = defaults.learning_rate as number;
+  const before = issues.length;
   for (const [key, value] of Object.entries(params)) {
     const at = `${path}/${key}`;
-    if (key in ONLY_VALUE && value === ONLY_VALUE[key]) continue;
-    if (key in ONLY_VALUE) {
-      issues.push({
-        path: at,
-        message: `${key} = ${JSON.stringify(value)} is not supported by the training backend; leave it out`,
-      });
+    const common =
+      !(key in defaults) &&
+      (key in OPTIMIZER_REFUSED_ARGS || (OPTIMIZER_COMMON_ARGS as readonly string[]).includes(key));
+    if (key === "learning_rate") {
+      issues.push(...learningRateIssues(value, at));
+      learningRate = value as number | LearningRateScheduleSpec;
+    } else if (common) {
+      const message = commonArgIssue(key, value);
+      if (message) issues.push({ path: at, message });
+      else if (key in out) out[key] = value as number | null;
     } else if (!(key in defaults)) {
       issues.push({
         path: at,
-        message: `unknown parameter "${key}" for ${name}; supported: ${Object.keys(defaults).join(", ")}`,
+        message: `unknown parameter "${key}" for ${name}; supported: ${[...Object.keys(defaults), ...OPTIMIZER_COMMON_ARGS.filter((k) => !(k in defaults))].join(", ")}`,
       });
     } else if (typeof value !== typeof defaults[key]) {
       issues.push({ path: at, message: `must be a ${typeof defaults[key]}` });
@@ -203,15 +252,31 @@ function optimizerParams(spec: unknown, path: string, issues: Issue[]): Params |
       out[key] = value as number | boolean;
     }
   }
-  if ((out.learning_rate as number) <= 0)
-    issues.push({ path: `${path}/learning_rate`, message: "must be > 0" });
-  if (name === "adagrad" && out.epsilon !== defaults.epsilon) {
+  const clips = CLIP_ARGS.filter((key) => out[key] !== null);
+  if (clips.length > 1) {
     issues.push({
-      path: `${path}/epsilon`,
-      message: "tfjs's adagrad has a fixed epsilon of 1e-7; leave it out",
+      path: `${path}/${clips[1]}`,
+      message: `only one of clipnorm, clipvalue and global_clipnorm can be set (Keras raises ValueError); got ${clips.join(" and ")}`,
     });
   }
-  return out;
+  if (name === "lion" && ((out.beta_1 as number) <= 0 || (out.beta_1 as number) > 1)) {
+    issues.push({
+      path: `${path}/beta_1`,
+      message: "must be in (0, 1]; otherwise Lion degenerates to SignSGD (Keras raises ValueError)",
+    });
+  }
+  return issues.length > before ? null : { name, params: out, learningRate };
+}
+
+/** Keras's common arguments for a checked optimizer spec, the schedule built. */
+function kerasArgs({ params, learningRate }: OptimizerParams): KerasArgs {
+  return {
+    learningRate: typeof learningRate === "number" ? learningRate : buildLearningRateSchedule(learningRate),
+    weight_decay: params.weight_decay as number | null,
+    clipnorm: params.clipnorm as number | null,
+    clipvalue: params.clipvalue as number | null,
+    global_clipnorm: params.global_clipnorm as number | null,
+  };
 }
 
 function metricsOf(spec: unknown, path: string, issues: Issue[]): MetricRule[] {
@@ -249,6 +314,42 @@ export function checkCompile(spec: unknown, path = "/compile"): Issue[] {
   return issues;
 }
 
+const RATE_SETTERS: Readonly<Record<string, string>> = {
+  ReduceLROnPlateau: "reduces the learning rate",
+  LearningRateScheduler: "sets the learning rate every epoch",
+};
+
+/** Paths of a Rule's `set_learning_rate` actions, under `path`. */
+function ruleRateSetters(then: unknown, path: string): string[] {
+  const actions = Array.isArray(then)
+    ? then.map((action, i) => [action, `${path}/${i}`] as const)
+    : [[then, path] as const];
+  return actions
+    .filter(([action]) => isObject(action) && "set_learning_rate" in action)
+    .map(([, at]) => `${at}/set_learning_rate`);
+}
+
+/**
+ * Callbacks that set the learning rate while the optimizer's is a schedule: Keras raises TypeError when
+ * they try (BaseOptimizer.learning_rate's setter), so such a job is refused before it runs.
+ */
+export function scheduleConflicts(spec: { compile?: unknown; callbacks?: unknown }): Issue[] {
+  const optimizer = isObject(spec.compile) ? spec.compile.optimizer : undefined;
+  const rate = isObject(optimizer) ? optimizer.learning_rate : undefined;
+  if (!isScheduleSpec(rate) || !Array.isArray(spec.callbacks)) return [];
+  const why = `/compile/optimizer/learning_rate is a ${rate.class_name} schedule, and Keras refuses to set a schedule-driven rate (TypeError: ${SCHEDULE_NOT_SETTABLE})`;
+  return spec.callbacks.flatMap((callback, i): Issue[] => {
+    if (!isObject(callback)) return [];
+    const does = RATE_SETTERS[callback.type as string];
+    if (does) return [{ path: `/callbacks/${i}/type`, message: `${callback.type} ${does}, but ${why}` }];
+    if (callback.type !== "Rule") return [];
+    return ruleRateSetters(callback.then, `/callbacks/${i}/then`).map((path) => ({
+      path,
+      message: `set_learning_rate sets the learning rate, but ${why}`,
+    }));
+  });
+}
+
 /** The tfjs optimizer a Keras optimizer spec describes, with Keras defaults for what it leaves out. */
 export function buildOptimizer(
   tf: Tf,
@@ -256,9 +357,11 @@ export function buildOptimizer(
   path = "/compile/optimizer",
 ): Optimizer {
   const issues: Issue[] = [];
-  const params = optimizerParams(spec, path, issues);
+  const checked = optimizerParams(spec, path, issues);
   throwIfIssues(issues);
-  return BUILDERS[optimizerParts(spec).name as OptimizerName](tf, params as Params);
+  const optimizer = checked as OptimizerParams;
+  const args = kerasArgs(optimizer);
+  return kerasOptimizer(tf, RULES[optimizer.name](optimizer.params, !usesKerasArgs(args)), args);
 }
 
 /** Compiles the model as Keras `model.compile(optimizer, loss, metrics)` would. Throws SpecError. */
