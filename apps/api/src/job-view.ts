@@ -1,4 +1,4 @@
-import type { Job, JobSummary } from "@plateau/contract";
+import { type Job, type JobSummary, redactWebhookSecrets } from "@plateau/contract";
 import type { Job as JobRow } from "@plateau/db";
 
 /** A job row in its wire form (contract `JobSummary`). */
@@ -27,6 +27,7 @@ export function jobSummary(job: JobRow): JobSummary {
   };
 }
 
+/** A job with its effective spec; webhook secrets stay with the worker, never in an answer. */
 export function jobView(job: JobRow): Job {
-  return { ...jobSummary(job), spec: job.spec as unknown as Job["spec"] };
+  return { ...jobSummary(job), spec: redactWebhookSecrets(job.spec as unknown as Job["spec"]) };
 }
