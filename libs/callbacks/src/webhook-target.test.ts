@@ -1,3 +1,4 @@
+import { ConfigError, loadConfig } from "@plateau/config";
 import { describe, expect, it } from "vitest";
 import { addressRefusal, webhookPolicy, webhookTargetIssues, webhookUrlIssues } from "./webhook-target";
 
@@ -60,6 +61,18 @@ describe("webhook targets", () => {
     expect(webhookUrlIssues("ftp://hooks.example.com/x")[0].message).toContain("not ftp:");
     expect(webhookUrlIssues("https://user:pw@hooks.example.com/")[0].message).toContain("credentials");
     expect(webhookUrlIssues("https://hooks.example.com/x?y=1")).toEqual([]);
+  });
+
+  it("stops a process at start on settings that are not hosts or CIDR ranges", () => {
+    for (const value of ["10.0.0.0/40", "300.0.0.0/8", "127.0.0.1", "loopback"]) {
+      expect(() => loadConfig({ WEBHOOK_ALLOWED_NETWORKS: value }), value).toThrow(ConfigError);
+    }
+    expect(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: "https://hooks.example.com" })).toThrow(ConfigError);
+    const config = loadConfig({
+      WEBHOOK_ALLOWED_HOSTS: "hooks.example.com, *.example.org",
+      WEBHOOK_ALLOWED_NETWORKS: "127.0.0.0/8, ::1/128",
+    });
+    expect(webhookPolicy(config).hosts).toEqual(["hooks.example.com", "*.example.org"]);
   });
 
   it("names a setting that does not parse", () => {

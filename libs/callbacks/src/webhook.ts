@@ -220,5 +220,6 @@ function parseReply(text: string): WebhookReply | string {
   }
   if (replyValidator.Check(value)) return value;
   const issues = schemaIssues(WebhookReply, value, { field: "reply field" });
-  return `replied ${issues.map((i) => `${i.path.slice(1) || "(body)"} ${i.message}`).join("; ")}; a reply is {"stop_training": true} and/or {"learning_rate": <number > 0>}`;
+  const problems = issues.map((i) => `${i.path.slice(1) || "body"}: ${i.message}`).join("; ");
+  return `replied with what is not a reply (${problems}); a reply is {"stop_training": true} and/or {"learning_rate": <number > 0>}`;
 }

@@ -192,7 +192,8 @@ export const ConfigSchema = Type.Object({
   }),
   WEBHOOK_ALLOWED_NETWORKS: Type.String({
     default: "",
-    pattern: "^\\s*([0-9A-Fa-f.:]+/[0-9]{1,3}\\s*(,\\s*|$))*$",
+    pattern:
+      "^\\s*((((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])/(3[0-2]|[12]?[0-9])|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))\\s*(,\\s*|$))*$",
     description:
       "Comma-separated CIDR ranges (127.0.0.0/8, 10.1.0.0/16, ::1/128) a webhook may reach although they are not public. Every other loopback, private, link-local or reserved address is refused, for each address a host name resolves to.",
   }),
