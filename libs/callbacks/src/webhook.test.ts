@@ -1,8 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
+import fc from "fast-check";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Receiver, startReceiver } from "../../../test/webhook-receiver";
 import type { CallbackEvent } from "./base";
 import { simulate } from "./simulate";
+import { validateCallbackSpecs } from "./validate";
 import { Webhook } from "./webhook";
 import { webhookPolicy } from "./webhook-target";
 
@@ -76,5 +78,41 @@ describe("Webhook in a simulation", () => {
     expect(result.warnings).toEqual([
       "Webhook: no webhook settings in this context (simulations have none): the endpoint is not called",
     ]);
+  });
+});
+
+describe("Webhook options", () => {
+  it("are either refused with paths or build a Webhook, whatever the values", () => {
+    const value = fc.oneof(
+      fc.string(),
+      fc.integer(),
+      fc.double(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(fc.oneof(fc.string(), fc.constantFrom("on_epoch_end", "on_train_batch_end", "on_test_end"))),
+      fc.webUrl(),
+      fc.constantFrom("https://[::1]/x", "http://user@h/", "javascript:alert(1)", "https://h:99999/"),
+    );
+    const options = fc.record(
+      {
+        url: fc.oneof(fc.webUrl(), value),
+        secret: fc.oneof(fc.string({ minLength: 16 }), value),
+        hooks: value,
+        every_n_batches: value,
+        timeout_ms: value,
+        max_retries: value,
+        on_failure: fc.oneof(fc.constantFrom("warn", "fail"), value),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(options, (given) => {
+        const issues = validateCallbackSpecs([{ type: "Webhook", ...given }]);
+        for (const issue of issues) expect(issue.path).toMatch(/^\/0(\/|$)/);
+        if (issues.length === 0) expect(new Webhook(given as never).type).toBe("Webhook");
+        else expect(() => new Webhook(given as never)).toThrow(/^Webhook: invalid options: /);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
