@@ -264,5 +264,8 @@ export function toTfjsLayer(
       });
     }
   }
+  for (const { key, message } of rule.check?.(source) ?? []) {
+    issues.push({ path: `${path}/config/${pointerToken(key)}`, message });
+  }
   return { class_name: layerName, config };
 }

@@ -1,10 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend, type Tf } from "./backend";
 import { LAYER_RULES } from "./keras-layers";
+import { registerPreprocessingLayers } from "./preprocessing-layers";
 
 let tf: Tf;
 beforeAll(async () => {
   tf = (await selectBackend("cpu")).tf;
+  registerPreprocessingLayers(tf);
 });
 
 const camel = (key: string) => key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
@@ -18,6 +20,8 @@ const REQUIRED: Record<string, Record<string, unknown>> = {
   Activation: { activation: "relu" },
   Conv1D: { filters: 1, kernelSize: 1 },
   Conv2D: { filters: 1, kernelSize: 1 },
+  SeparableConv2D: { filters: 1, kernelSize: 1 },
+  Normalization: { mean: 0, variance: 1 },
   Embedding: { inputDim: 2, outputDim: 2 },
   SimpleRNN: { units: 1 },
   LSTM: { units: 1 },

@@ -1,4 +1,5 @@
 import type { LayerName } from "@plateau/contract";
+import { KERAS_HARD_SIGMOID, KERAS_HARD_SILU } from "./keras-activations";
 
 /**
  * The Keras layers Plateau can build, and for each the Keras config keys tfjs implements. Keys tfjs lacks
@@ -18,6 +19,75 @@ interface LayerRule {
   kerasDefaults?: Readonly<Record<string, unknown>>;
   /** Keras keys tfjs names differently (Keras name → tfjs's, which must be in `keys`). */
   renamed?: Readonly<Record<string, string>>;
+  /** What Keras raises about the values in a config (keys already checked), by key. */
+  check?: (config: Readonly<Record<string, unknown>>) => { key: string; message: string }[];
+}
+
+/** The most numbers a Normalization's mean (or variance) may hold: they are copied on every batch. */
+export const MAX_NORMALIZATION_VALUES = 100_000;
+
+/** A rectangular nested list of finite numbers (or one number): its shape, or why it is not one. */
+function numberArrayShape(value: unknown, depth = 0): number[] | string {
+  if (typeof value === "number") return Number.isFinite(value) ? [] : "must hold finite numbers";
+  if (!Array.isArray(value) || value.length === 0 || depth > 8) {
+    return "must be a number or a non-empty nested list of numbers (at most 8 deep)";
+  }
+  const shapes = value.map((item) => numberArrayShape(item, depth + 1));
+  const problem = shapes.find((shape) => typeof shape === "string");
+  if (problem) return problem;
+  const first = JSON.stringify(shapes[0]);
+  if (shapes.some((shape) => JSON.stringify(shape) !== first))
+    return "must be rectangular (every row the same shape)";
+  return [value.length, ...(shapes[0] as number[])];
+}
+
+/** Keras's Normalization.__init__ checks, and a mean/variance without values, which only adapt() makes. */
+function normalizationIssues(config: Readonly<Record<string, unknown>>): { key: string; message: string }[] {
+  const { mean = null, variance = null } = config;
+  if (mean === null || variance === null) {
+    return [
+      {
+        key: mean === null ? "mean" : "variance",
+        message:
+          "Normalization needs mean and variance: Keras computes them with adapt() on data before fit, which a job cannot run; give the adapted values (layer.mean and layer.variance after adapt, or your features' mean and variance)",
+      },
+    ];
+  }
+  const issues: { key: string; message: string }[] = [];
+  const shapes = { mean: numberArrayShape(mean), variance: numberArrayShape(variance) };
+  for (const [key, shape] of Object.entries(shapes)) {
+    if (typeof shape === "string") issues.push({ key, message: shape });
+    else if (shape.reduce((a, b) => a * b, 1) > MAX_NORMALIZATION_VALUES) {
+      issues.push({ key, message: `must hold at most ${MAX_NORMALIZATION_VALUES} numbers` });
+    }
+  }
+  if (issues.length === 0 && JSON.stringify(shapes.mean) !== JSON.stringify(shapes.variance)) {
+    issues.push({
+      key: "variance",
+      message: `must have the shape of mean ([${shapes.mean}]), got [${shapes.variance}] (Keras raises ValueError)`,
+    });
+  }
+  if (issues.length === 0 && [variance].flat(8).some((v) => (v as number) < 0)) {
+    issues.push({ key: "variance", message: "must be ≥ 0 everywhere (a variance)" });
+  }
+  const axis = config.axis;
+  const axes = axis === null || axis === undefined ? [] : Array.isArray(axis) ? axis : [axis];
+  if (!axes.every((a) => Number.isInteger(a)))
+    issues.push({ key: "axis", message: "must be an integer, a list of integers or null" });
+  else if (typeof shapes.mean !== "string" && shapes.mean.length > axes.length) {
+    issues.push({
+      key: "mean",
+      message: `has ${shapes.mean.length} dimensions, more than the ${axes.length} axes kept (axis ${JSON.stringify(axis)}; Keras raises ValueError)`,
+    });
+  }
+  return issues;
+}
+
+/** Rescaling's scale and offset: Keras documents floats (a list would broadcast in some backends only). */
+function rescalingIssues(config: Readonly<Record<string, unknown>>): { key: string; message: string }[] {
+  return ["scale", "offset"]
+    .filter((key) => key in config && !(typeof config[key] === "number" && Number.isFinite(config[key])))
+    .map((key) => ({ key, message: "must be a finite number" }));
 }
 
 /** Keys every layer accepts: naming, freezing, dtype and the Keras ways to give the input shape. */
@@ -82,6 +152,32 @@ export const LAYER_RULES: Readonly<Record<LayerName, LayerRule>> = {
     keys: [...CONV, "data_format"],
     unimplemented: { groups: 1, lora_rank: null },
     kerasDefaults: GLOROT,
+  },
+  SeparableConv2D: {
+    keys: [
+      "filters",
+      "kernel_size",
+      "strides",
+      "padding",
+      "data_format",
+      "dilation_rate",
+      "activation",
+      "use_bias",
+      "depthwise_initializer",
+      "pointwise_initializer",
+      "bias_initializer",
+      "depthwise_regularizer",
+      "pointwise_regularizer",
+      "bias_regularizer",
+      "activity_regularizer",
+      "depthwise_constraint",
+      "pointwise_constraint",
+      "bias_constraint",
+    ],
+    // tfjs 4.22 builds depth_multiplier but leaves it out of the saved config, so a checkpoint of any other
+    // value would not load back (its depthwise kernel would not fit).
+    unimplemented: { depth_multiplier: 1 },
+    kerasDefaults: { depthwise_initializer: "glorot_uniform", pointwise_initializer: "glorot_uniform" },
   },
   MaxPooling1D: { keys: POOL, unimplemented: CHANNELS_LAST },
   AveragePooling1D: { keys: POOL, unimplemented: CHANNELS_LAST },
@@ -166,6 +262,13 @@ export const LAYER_RULES: Readonly<Record<LayerName, LayerRule>> = {
   ELU: { keys: [], unimplemented: { alpha: 1 } },
   // tfjs's Softmax layer defaults to axis 1, Keras's to -1.
   Softmax: { keys: ["axis"], kerasDefaults: { axis: -1 } },
+  // Plateau's own layers under Keras's names and keys (preprocessing-layers.ts): tfjs 4.22 has neither.
+  Rescaling: { keys: ["scale", "offset"], check: rescalingIssues },
+  Normalization: {
+    keys: ["axis", "mean", "variance", "invert"],
+    kerasDefaults: { axis: -1, mean: null, variance: null },
+    check: normalizationIssues,
+  },
   Concatenate: { keys: ["axis"] },
   Add: { keys: [] },
   Multiply: { keys: [] },
@@ -192,7 +295,8 @@ export const MERGE_MODES = ["concat", "sum", "ave", "mul"];
 
 /**
  * Keras activation names → tfjs's. tfjs's gelu is the exact (erf) form, Keras's default
- * (approximate=False); hard_sigmoid is tfjs's 0.2·x + 0.5, which is tf.keras 2's formula (Keras 3 uses x/6 + 0.5).
+ * (approximate=False); hard_sigmoid and hard_silu/hard_swish are Keras 3's (keras-activations.ts), not
+ * tfjs's hard_sigmoid, which is tf.keras 2's 0.2·x + 0.5.
  */
 export const ACTIVATIONS: Readonly<Record<string, string>> = {
   linear: "linear",
@@ -201,7 +305,9 @@ export const ACTIVATIONS: Readonly<Record<string, string>> = {
   elu: "elu",
   selu: "selu",
   sigmoid: "sigmoid",
-  hard_sigmoid: "hard_sigmoid",
+  hard_sigmoid: KERAS_HARD_SIGMOID,
+  hard_silu: KERAS_HARD_SILU,
+  hard_swish: KERAS_HARD_SILU,
   softplus: "softplus",
   softsign: "softsign",
   tanh: "tanh",

@@ -1,8 +1,10 @@
 import type { Issue, ModelSpec } from "@plateau/contract";
 import type { LayersModel } from "@tensorflow/tfjs";
 import type { Tf } from "./backend";
+import { registerKerasActivations } from "./keras-activations";
 import { isObject, type Json, type JsonObject, toTfjsLayer } from "./keras-config";
 import { kerasJsonTopology } from "./keras-json";
+import { registerPreprocessingLayers } from "./preprocessing-layers";
 import { SpecError, throwIfIssues } from "./spec-error";
 
 const INPUT_SHAPE_KEYS = ["input_shape", "batch_input_shape"];
@@ -82,6 +84,9 @@ function topologyFor(spec: ModelSpec, path: string): JsonObject {
 }
 
 async function fromTopology(tf: Tf, topology: JsonObject, path: string): Promise<LayersModel> {
+  // Keras classes tfjs lacks, which the topology may name.
+  registerPreprocessingLayers(tf);
+  registerKerasActivations(tf);
   try {
     return await tf.models.modelFromJSON({ modelTopology: topology as never });
   } catch (error) {
