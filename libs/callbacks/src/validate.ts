@@ -158,6 +158,11 @@ export function validateCallbackSpecs(specs: unknown): Issue[] {
   });
 }
 
-export { type WebhookPolicy, type WebhookSettings, webhookPolicy, webhookTargetIssues } from "./webhook-target";
+export {
+  type WebhookPolicy,
+  type WebhookSettings,
+  webhookPolicy,
+  webhookTargetIssues,
+} from "./webhook-target";
 
 const optionIssues = (schema: TSchema, value: unknown) => schemaIssues(schema, value, { field: "option" });
