@@ -5,6 +5,7 @@ import type {
   CheckpointList,
   CreatedApiKey,
   Dataset,
+  DryRunResult,
   FinalModel,
   Job,
   JobFileList,
@@ -65,6 +66,11 @@ export class PlateauClient {
 
   submitJob(spec: JobSpec): Promise<Job> {
     return this.request("POST", "/v1/jobs", { json: spec });
+  }
+
+  /** Validates a spec exactly as submitJob would (400 ApiError with every problem) without storing it. */
+  validateJob(spec: unknown): Promise<DryRunResult> {
+    return this.request("POST", "/v1/jobs", { query: { dry_run: "true" }, json: spec });
   }
 
   getJob(id: string): Promise<Job> {
