@@ -203,6 +203,12 @@ describe("Keras's update rules and base-optimizer arguments, first steps from w 
     expect(() => {
       optimizer.learningRate = 0.5;
     }).toThrow(/not settable/);
+    // A snapshot's restore sets the rate it saved, which the restored step count gives again.
+    const restored = buildOptimizer(tf, spec);
+    await restored.setWeights(await model.optimizer.getWeights());
+    const rate = restored as unknown as { learningRate: number };
+    rate.learningRate = optimizer.learningRate;
+    expect(rate.learningRate).toBe(optimizer.learningRate);
     model.dispose();
   });
 

@@ -88,10 +88,14 @@ export function kerasOptimizer(tf: Tf, rule: UpdateRule, args: KerasArgs): Optim
       return typeof this.rate === "number" ? this.rate : this.rate(this.iterations);
     }
 
-    /** What callbacks set (ReduceLROnPlateau, …); Keras raises TypeError for a schedule-driven rate. */
+    /**
+     * What callbacks set (ReduceLROnPlateau, …); Keras raises TypeError for a schedule-driven rate. Setting
+     * the rate the schedule already gives changes nothing and is allowed: a snapshot's restore does it
+     * (libs/training/src/run.ts) after setWeights has put the step count back.
+     */
     set learningRate(value: number) {
-      if (typeof this.rate !== "number") throw new TypeError(SCHEDULE_NOT_SETTABLE);
-      this.rate = value;
+      if (typeof this.rate === "number") this.rate = value;
+      else if (Math.fround(value) !== this.learningRate) throw new TypeError(SCHEDULE_NOT_SETTABLE);
     }
 
     override applyGradients(gradients: NamedTensorMap | NamedTensor[]): void {
