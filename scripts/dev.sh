@@ -5,7 +5,8 @@
 #   2. makes the tenant "dev" and its API key, and the admin key (scripts/dev-tenant.ts): PLATEAU_API_KEY
 #      and ADMIN_API_KEY from the environment when set, else kept from or generated into .stack/api-key
 #      and .stack/admin-key (mode 600); prints the tenant's key;
-#   3. starts the API (with that ADMIN_API_KEY) and one worker in the background, logs in
+#   3. builds the dashboard (apps/dashboard/dist, served by the API at /), starts the API (with that
+#      ADMIN_API_KEY) and one worker in the background, logs in
 #      .stack/logs/{api,worker}.log;
 #   4. waits for /readyz, submits examples/iris-plateau.json with the CLI and follows it to the end
 #      (epochs, loss, val_loss, lr, callback decisions, then the best checkpoint's model_url);
@@ -82,6 +83,9 @@ start() {
   say "started $name (pid $!), log: .stack/logs/$name.log"
 }
 
+say "building the dashboard (served by the API at /)"
+"$ROOT/node_modules/.bin/vite" build apps/dashboard || die "could not build the dashboard (above)"
+
 start api "$TSX" apps/api/src/main.ts
 API_PID="${children[0]}"
 start worker "$TSX" apps/worker/src/main.ts
@@ -121,6 +125,7 @@ cat <<EOF
 
 Plateau is running:
   API     $API (OpenAPI document: $API/openapi.json), log: .stack/logs/api.log
+  UI      $API/ — the dashboard; sign in with the tenant key below
   worker  pid $WORKER_PID, log: .stack/logs/worker.log
   keys    tenant "dev": $PLATEAU_API_KEY (in .stack/api-key); admin: .stack/admin-key
 
