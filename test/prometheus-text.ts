@@ -145,3 +145,16 @@ export function sampleValue(
 export function countOf(exposition: Exposition, name: string, labels: Record<string, string> = {}): number {
   return find(exposition, name, `${name}_count`, labels)?.value ?? 0;
 }
+
+/** Scrapes until `predicate` holds, every 100 ms for at most 15 s (an API caches job counts for 5 s). */
+export async function scrapeUntil(
+  scrape: () => Promise<Exposition>,
+  predicate: (metrics: Exposition) => boolean,
+): Promise<Exposition> {
+  for (let i = 0; i < 150; i++) {
+    const metrics = await scrape();
+    if (predicate(metrics)) return metrics;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("the metrics never got there");
+}

@@ -8,6 +8,7 @@ import {
   type Exposition,
   parseExposition,
   sampleValue,
+  scrapeUntil,
   typeOf,
 } from "../../../test/prometheus-text";
 import { startTestApi, type TestApi } from "./test-api";
@@ -33,16 +34,6 @@ async function scrape(): Promise<Exposition> {
   expect(response.statusCode).toBe(200);
   expect(response.headers["content-type"]).toMatch(/^text\/plain; version=0\.0\.4/);
   return parseExposition(response.body);
-}
-
-/** Scrapes until `predicate` holds (at most 15 s: job counts are cached for 5 s). */
-async function scrapeUntil(predicate: (metrics: Exposition) => boolean): Promise<Exposition> {
-  for (let i = 0; i < 150; i++) {
-    const metrics = await scrape();
-    if (predicate(metrics)) return metrics;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error("the metrics never got there");
 }
 
 async function submit(): Promise<string> {
@@ -87,6 +78,7 @@ describe("GET /metrics on the API", () => {
     const cancelled = sampleValue(before, "plateau_jobs", { status: "cancelled" });
     expect((await api.inject({ method: "POST", url: `/v1/jobs/${first}/cancel` })).statusCode).toBe(202);
     const later = await scrapeUntil(
+      scrape,
       (m) => sampleValue(m, "plateau_jobs", { status: "cancelled" }) > cancelled,
     );
     expect(sampleValue(later, "plateau_queue_jobs", { state: "waiting" })).toBe(
@@ -102,9 +94,9 @@ describe("GET /metrics on the API", () => {
       signal: controller.signal,
     });
     expect(stream.status).toBe(200);
-    await scrapeUntil((m) => sampleValue(m, "plateau_sse_connections") === 1);
+    await scrapeUntil(scrape, (m) => sampleValue(m, "plateau_sse_connections") === 1);
     controller.abort();
-    await scrapeUntil((m) => sampleValue(m, "plateau_sse_connections") === 0);
+    await scrapeUntil(scrape, (m) => sampleValue(m, "plateau_sse_connections") === 0);
   });
 
   it("counts live workers by backend", async () => {

@@ -17,6 +17,7 @@ import {
   type Exposition,
   parseExposition,
   sampleValue,
+  scrapeUntil,
   typeOf,
 } from "../../../test/prometheus-text";
 import { type Observability, startObservability } from "./observability";
@@ -77,15 +78,6 @@ async function scrape(): Promise<Exposition> {
   return parseExposition(await response.text());
 }
 
-async function scrapeUntil(predicate: (metrics: Exposition) => boolean): Promise<Exposition> {
-  for (let i = 0; i < 100; i++) {
-    const metrics = await scrape();
-    if (predicate(metrics)) return metrics;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error("the metrics never got there");
-}
-
 const listed = async () => (await listWorkers(connection, config)).find((w) => w.id === WORKER_NAME);
 
 describe("a worker's metrics server and registry entry", () => {
@@ -114,14 +106,14 @@ describe("a worker's metrics server and registry entry", () => {
     const before = await scrape();
     const jobId = randomUUID();
     await enqueueTraining(queue, jobId);
-    const running = await scrapeUntil((m) => sampleValue(m, "plateau_worker_jobs_running") === 1);
+    const running = await scrapeUntil(scrape, (m) => sampleValue(m, "plateau_worker_jobs_running") === 1);
     expect(countOf(running, "plateau_worker_queue_wait_seconds")).toBe(
       countOf(before, "plateau_worker_queue_wait_seconds") + 1,
     );
     expect((await listed())?.currentJobs).toEqual([jobId]);
 
     release();
-    const done = await scrapeUntil((m) => sampleValue(m, "plateau_worker_jobs_running") === 0);
+    const done = await scrapeUntil(scrape, (m) => sampleValue(m, "plateau_worker_jobs_running") === 0);
     expect(sampleValue(done, "plateau_worker_attempts_total", { result: "completed" })).toBe(
       sampleValue(before, "plateau_worker_attempts_total", { result: "completed" }) + 1,
     );

@@ -22,74 +22,65 @@ export class WorkerTelemetry {
   constructor(info: { backend: string; device: string }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    new Gauge({
-      name: "plateau_worker_info",
-      help: "Always 1; its labels say which tfjs backend and device this worker trains on.",
-      labelNames: ["backend", "device"],
-      registers,
-    }).set(info, 1);
-    this.running = new Gauge({
-      name: "plateau_worker_jobs_running",
-      help: "Jobs this worker is training now.",
-      registers,
-    });
-    this.attempts = new Counter({
-      name: "plateau_worker_attempts_total",
-      help: "Job attempts this worker ended: completed (the job ended or was handed back) or failed (an error on the service's side; BullMQ retries it).",
-      labelNames: ["result"],
-      registers,
-    });
-    this.queueWait = new Histogram({
-      name: "plateau_worker_queue_wait_seconds",
-      help: "Time from enqueueing to the start of a job's first attempt.",
-      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600],
-      registers,
-    });
-    this.epochs = new Histogram({
-      name: "plateau_worker_epoch_duration_seconds",
-      help: "Wall time of one training epoch, validation included.",
-      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
-      registers,
-    });
-    this.batches = new Histogram({
-      name: "plateau_worker_batch_duration_seconds",
-      help: "Wall time of one training batch.",
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
-      registers,
-    });
-    this.samples = new Counter({
-      name: "plateau_worker_samples_total",
-      help: "Training samples this worker went through (rate() of it is samples per second).",
-      registers,
-    });
-    this.samplesPerSecond = new Gauge({
-      name: "plateau_worker_samples_per_second",
-      help: "Training samples per second in the last epoch this worker finished.",
-      registers,
-    });
-    this.checkpointSize = new Histogram({
-      name: "plateau_worker_checkpoint_size_bytes",
-      help: "Size of each checkpoint or final model uploaded to S3 (model.json and weights).",
-      buckets: [1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10],
-      registers,
-    });
-    this.checkpointUpload = new Histogram({
-      name: "plateau_worker_checkpoint_upload_duration_seconds",
-      help: "Time to upload one checkpoint or final model to S3.",
-      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
-      registers,
-    });
-    this.eventLagSeconds = new Histogram({
-      name: "plateau_worker_event_lag_seconds",
-      help: "Time from an event's creation to its storage in Postgres and publication on Redis (the oldest of each flush).",
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60],
-      registers,
-    });
-    this.resumes = new Counter({
-      name: "plateau_worker_resumes_total",
-      help: "Attempts that continued a job from the resume snapshot of an earlier attempt.",
-      registers,
-    });
+    const histogram = (name: string, help: string, buckets: number[]) =>
+      new Histogram({ name, help, buckets, registers });
+    const counter = (name: string, help: string, labelNames: string[] = []) =>
+      new Counter({ name, help, labelNames, registers });
+    const gauge = (name: string, help: string, labelNames: string[] = []) =>
+      new Gauge({ name, help, labelNames, registers });
+    gauge(
+      "plateau_worker_info",
+      "Always 1; its labels say which tfjs backend and device this worker trains on.",
+      ["backend", "device"],
+    ).set(info, 1);
+    this.running = gauge("plateau_worker_jobs_running", "Jobs this worker is training now.");
+    this.attempts = counter(
+      "plateau_worker_attempts_total",
+      "Job attempts this worker ended: completed (the job ended or was handed back) or failed (an error on the service's side; BullMQ retries it).",
+      ["result"],
+    );
+    this.queueWait = histogram(
+      "plateau_worker_queue_wait_seconds",
+      "Time from enqueueing to the start of a job's first attempt.",
+      [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600],
+    );
+    this.epochs = histogram(
+      "plateau_worker_epoch_duration_seconds",
+      "Wall time of one training epoch, validation included.",
+      [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+    );
+    this.batches = histogram(
+      "plateau_worker_batch_duration_seconds",
+      "Wall time of one training batch.",
+      [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    );
+    this.samples = counter(
+      "plateau_worker_samples_total",
+      "Training samples this worker went through (rate() of it is samples per second).",
+    );
+    this.samplesPerSecond = gauge(
+      "plateau_worker_samples_per_second",
+      "Training samples per second in the last epoch this worker finished.",
+    );
+    this.checkpointSize = histogram(
+      "plateau_worker_checkpoint_size_bytes",
+      "Size of each checkpoint or final model uploaded to S3 (model.json and weights).",
+      [1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10],
+    );
+    this.checkpointUpload = histogram(
+      "plateau_worker_checkpoint_upload_duration_seconds",
+      "Time to upload one checkpoint or final model to S3.",
+      [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
+    );
+    this.eventLagSeconds = histogram(
+      "plateau_worker_event_lag_seconds",
+      "Time from an event's creation to its storage in Postgres and publication on Redis (the oldest of each flush).",
+      [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60],
+    );
+    this.resumes = counter(
+      "plateau_worker_resumes_total",
+      "Attempts that continued a job from the resume snapshot of an earlier attempt.",
+    );
   }
 
   /** A job's attempt started; `queuedSeconds` for a first attempt (time since it was enqueued). */
