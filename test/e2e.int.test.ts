@@ -190,8 +190,8 @@ describe("a job end to end through HTTP", () => {
     });
     const model = await tf.loadLayersModel(best.model_url);
     const { train } = loadData(tf, { source: "builtin", name: "iris" });
-    const split = Math.floor(train.x.shape[0] * 0.8);
-    const [x, y] = [train.x.slice(split), train.y.slice(split)];
+    const split = Math.floor(train.y.shape[0] * 0.8);
+    const [x, y] = [(train.x as Tensor).slice(split), train.y.slice(split)];
     const score = await accuracy(model, x, y);
     expect(score).toBeCloseTo(rows[best.epoch].logs.val_acc!, 5);
     expect(score).toBeCloseTo(best.value!, 5);

@@ -1,4 +1,4 @@
-import { type ErrorResponse, type Issue, pointerToken } from "@plateau/contract";
+import { capIssues, type ErrorResponse, type Issue, pointerToken } from "@plateau/contract";
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from "fastify";
 import Type from "typebox";
 import type { App } from "./app";
@@ -131,7 +131,7 @@ export function frameworkErrors(error: FastifyError, _request: FastifyRequest, r
 }
 
 function body(error: string, message: string, details: Issue[] = []): ErrorResponse {
-  return { error, message, details };
+  return { error, message, details: capIssues(details) };
 }
 
 /** One detail per problem, pointing at the offending field itself (not its parent object). */

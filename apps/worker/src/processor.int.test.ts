@@ -214,7 +214,7 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
     const topology = JSON.parse((await getObjectText(storage, topologyKey(jobId)))!);
     const model = await tf.loadLayersModel(s3LoadHandler(storage, prefix, { modelTopology: topology }));
     const { train } = loadData(tf, { source: "builtin", name: "iris" });
-    const [x, y] = [train.x.slice(120), train.y.slice(120)];
+    const [x, y] = [(train.x as Tensor).slice(120), train.y.slice(120)];
     const predicted = (model.predict(x) as Tensor).argMax(-1);
     const accuracy = (await predicted.equal(y.cast("int32")).mean().data())[0];
     expect(accuracy).toBeCloseTo(best.value!, 5);
@@ -368,7 +368,7 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
     const datasetId = "0b7f6c1e-2f57-4c43-9a55-0d1f0e5e8a11";
     const key = datasetKey(datasetId, "iris.jsonl");
     const rows = loadData(tf, { source: "builtin", name: "iris" }).train;
-    const [xs, ys] = [(await rows.x.array()) as number[][], (await rows.y.array()) as number[]];
+    const [xs, ys] = [(await (rows.x as Tensor).array()) as number[][], (await rows.y.array()) as number[]];
     await putObject(
       storage,
       key,

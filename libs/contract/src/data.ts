@@ -4,22 +4,69 @@ const strict = { additionalProperties: false } as const;
 
 export const TABLE_FORMATS = ["csv", "jsonl"] as const;
 export type TableFormat = (typeof TABLE_FORMATS)[number];
+/** NumPy files: one array (`np.save`), or named arrays (`np.savez`, `np.savez_compressed`). */
+export const ARRAY_FORMATS = ["npy", "npz"] as const;
+export const FILE_FORMATS = [...TABLE_FORMATS, ...ARRAY_FORMATS] as const;
+export type FileFormat = (typeof FILE_FORMATS)[number];
+/** Most dimensions of data, the sample axis included (Conv3D data has 5). */
+export const MAX_DATA_RANK = 6;
+/** Most named inputs one job's data may feed. */
+export const MAX_DATA_INPUTS = 32;
 
 const featureList = Type.Array(Type.String({ minLength: 1 }), {
   minItems: 1,
   description: "Feature columns in order; every column but the label when left out.",
 });
-const labelColumn = Type.Union(
-  [Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })],
-  {
-    description: "Label column (class index, class name, or regression target), or several target columns.",
-  },
-);
-const fileFormat = Type.Optional(
-  Type.Enum([...TABLE_FORMATS], {
-    description: "File format; from the file name's extension when left out.",
+const labelColumn = Type.Optional(
+  Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], {
+    description:
+      "CSV/JSONL (required there): label column (class index, class name, or regression target), or several target columns.",
   }),
 );
+const fileFormat = Type.Optional(
+  Type.Enum([...FILE_FORMATS], {
+    description:
+      "File format; from the file name's extension (a dataset: from its upload) when left out. An .npy holds x (its labels come from `y`); an .npz holds x and y by name (see `arrays`).",
+  }),
+);
+const inputName = Type.String({ pattern: "^[A-Za-z0-9_.\\-/:]{1,128}$" });
+const arrayNames = Type.Optional(
+  Type.Object(
+    {
+      x: Type.Optional(
+        Type.Union(
+          [
+            Type.String({ minLength: 1, maxLength: 128 }),
+            Type.Record(inputName, Type.String({ minLength: 1, maxLength: 128 }), {
+              minProperties: 1,
+              maxProperties: MAX_DATA_INPUTS,
+            }),
+          ],
+          { description: 'The features\' array (default "x"), or one array per model input name.' },
+        ),
+      ),
+      y: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Default "y".' })),
+    },
+    { ...strict, description: ".npz only: which arrays hold the features and the labels." },
+  ),
+);
+const labelsFile = Type.Optional(
+  Type.Union(
+    [
+      Type.Object({ source: Type.Literal("uri"), uri: Type.String({ pattern: "^s3://[^/]+/.+" }) }, strict),
+      Type.Object({ source: Type.Literal("dataset"), id: Type.String({ minLength: 1 }) }, strict),
+    ],
+    { description: ".npy only (required there): the .npy of labels, one per sample of x." },
+  ),
+);
+/**
+ * One sample's numbers: a number, or nested lists of them of any rank. The schema takes any nesting; the
+ * service checks each list holds numbers or equal-length lists, and reports the first that does not.
+ */
+const samples = Type.Array(Type.Union([Type.Number(), Type.Array(Type.Unknown())]), {
+  minItems: 1,
+  description: `Samples: numbers, or nested lists of numbers of one shape (at most ${MAX_DATA_RANK} dimensions with the sample axis).`,
+});
 
 const sourceVariants = {
   iris: {
@@ -47,20 +94,33 @@ const sourceVariants = {
   },
   inline: {
     source: Type.Literal("inline"),
-    x: Type.Array(Type.Array(Type.Number()), {
-      minItems: 1,
-      description: "Samples, one row of numbers each.",
-    }),
-    y: Type.Union([Type.Array(Type.Number()), Type.Array(Type.Array(Type.Number()))], {
-      description: "One label per sample: class index, target value, or target vector.",
-    }),
+    x: Type.Union(
+      [
+        samples,
+        Type.Record(inputName, samples, {
+          minProperties: 1,
+          maxProperties: MAX_DATA_INPUTS,
+          description: "A Functional model's inputs by name (Keras's dict form), the same samples in each.",
+        }),
+      ],
+      {
+        description:
+          "Samples, each a row of numbers or a nested list (an image [h][w][c], a sequence); or an object of them by input name.",
+      },
+    ),
+    y: { ...samples, description: "One label per sample: class index, target value, or nested targets." },
   },
   uri: {
     source: Type.Literal("uri"),
-    uri: Type.String({ pattern: "^s3://[^/]+/.+", description: "s3://bucket/key of a CSV or JSONL file." }),
+    uri: Type.String({
+      pattern: "^s3://[^/]+/.+",
+      description: "s3://bucket/key of a CSV, JSONL, .npy or .npz file.",
+    }),
     format: fileFormat,
     label: labelColumn,
     features: Type.Optional(featureList),
+    arrays: arrayNames,
+    y: labelsFile,
   },
   dataset: {
     source: Type.Literal("dataset"),
@@ -68,6 +128,8 @@ const sourceVariants = {
     format: fileFormat,
     label: labelColumn,
     features: Type.Optional(featureList),
+    arrays: arrayNames,
+    y: labelsFile,
   },
 };
 

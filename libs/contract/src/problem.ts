@@ -18,6 +18,30 @@ export const ErrorResponseSchema = Type.Object(
 );
 export type ErrorResponse = Static<typeof ErrorResponseSchema>;
 
+/** The most details one error response lists; the rest are counted in one last detail. */
+export const MAX_DETAILS = 20;
+
+/**
+ * At most MAX_DETAILS issues, then one saying how many more there are (at the longest path prefix the
+ * rest share): a thousand bad values are one mistake, not a thousand answers.
+ */
+export function capIssues(issues: readonly Issue[], max = MAX_DETAILS): Issue[] {
+  if (issues.length <= max) return [...issues];
+  const rest = issues.slice(max - 1);
+  const common = rest
+    .map((issue) => issue.path)
+    .reduce((a, b) => {
+      let i = 0;
+      while (i < a.length && a[i] === b[i]) i++;
+      return a.slice(0, i);
+    });
+  const path = common.slice(0, common.lastIndexOf("/") + 1).replace(/\/$/, "");
+  return [
+    ...issues.slice(0, max - 1),
+    { path, message: `and ${rest.length} more problems like those above` },
+  ];
+}
+
 /** One JSON-pointer reference token (RFC 6901): "~" and "/" inside a property name are escaped. */
 export function pointerToken(name: string): string {
   return name.replaceAll("~", "~0").replaceAll("/", "~1");

@@ -1,7 +1,7 @@
 import Type, { type Static } from "typebox";
 import { CallbackSpecSchema } from "./callbacks";
 import { FLOAT32_MAX } from "./compile";
-import { TABLE_FORMATS } from "./data";
+import { FILE_FORMATS } from "./data";
 import { JobStatus, Logs, StopReason } from "./events";
 import type { JobSpec } from "./job-spec";
 import { OPTIMIZER_NAMES } from "./keras-names";
@@ -203,9 +203,19 @@ export type JobFileList = Static<typeof JobFileListSchema>;
 export const DatasetSchema = Type.Object({
   id: Uuid,
   filename: Type.String(),
-  format: Type.Enum([...TABLE_FORMATS]),
-  columns: Type.Array(Type.String()),
-  rows: Type.Integer({ description: "Data rows (the CSV header not counted)." }),
+  format: Type.Enum([...FILE_FORMATS]),
+  columns: Type.Array(Type.String(), { description: "CSV/JSONL columns; an .npz's array names." }),
+  rows: Type.Integer({
+    description: "Data rows (the CSV header not counted); an .npy/.npz's first array's samples.",
+  }),
+  arrays: Type.Optional(
+    Type.Array(
+      Type.Object({ name: Type.String(), dtype: Type.String(), shape: Type.Array(Type.Integer()) }),
+      {
+        description: ".npy/.npz: each array's NumPy dtype and shape (an .npy's one array is named 'array').",
+      },
+    ),
+  ),
   size_bytes: Type.Integer(),
   uri: Type.String({ description: "s3://bucket/key of the stored file." }),
   created_at: DateTime,

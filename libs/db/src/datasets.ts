@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { isUuid } from "@plateau/contract";
+import { type FileFormat, isUuid } from "@plateau/contract";
 import type { DbClient } from "./client";
 import type { Dataset, Prisma } from "./generated/prisma/client";
 
@@ -8,7 +8,7 @@ export interface NewDataset {
   id?: string;
   tenantId: string;
   filename: string;
-  format: "csv" | "jsonl";
+  format: FileFormat;
   /** Object key in the service's bucket. */
   key: string;
   sizeBytes: number | bigint;

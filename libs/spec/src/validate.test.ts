@@ -284,8 +284,8 @@ describe("validateJobSpec: what drives memory or CPU is bounded at submission", 
       callbacks: [],
     });
     expect(ragged).toEqual([
-      { path: "/data/x/2", message: "row 2 has 1 values; row 0 has 2 values" },
-      { path: "/data/y/1", message: "row 1 has 2 values; row 0 has 1 values" },
+      { path: "/data/x/2", message: "is a list of 1, but sample 0 is a list of 2 (shape [3,2])" },
+      { path: "/data/y/1", message: "is a list of 2, but sample 0 is a list of 1 (shape [3,1])" },
     ]);
     const rows = Array.from({ length: 40 }, (_, i) => [i, i]);
     const big = await issuesFor(

@@ -20,12 +20,11 @@ import {
   checkFit,
   checkModel,
   dataSizeIssues,
+  dataSourceIssues,
   fitDataIssues,
   hasValidation,
-  inlineIssues,
   logKeys,
   SpecError,
-  scheduleConflicts,
 } from "@plateau/training/checks";
 import { schemaIssues } from "@plateau/validation";
 import type { TSchema } from "typebox";
@@ -124,14 +123,12 @@ function structuralIssues(body: unknown): Issue[] {
   const clean = (prefix: string) => !issues.some((i) => i.path.startsWith(prefix));
   if (spec.model !== undefined && clean("/model")) issues.push(...checkModel(spec.model));
   if (spec.compile !== undefined && clean("/compile")) issues.push(...checkCompile(spec.compile));
-  if (clean("/compile") && clean("/callbacks")) issues.push(...scheduleConflicts(spec));
   if (spec.data !== undefined && clean("/data")) {
-    if (spec.data.source === "inline") issues.push(...inlineIssues(spec.data, "/data"));
-    if (spec.data.validation?.source === "inline")
-      issues.push(...inlineIssues(spec.data.validation, "/data/validation"));
+    issues.push(...dataSourceIssues(spec.data, "/data"));
+    if (spec.data.validation) issues.push(...dataSourceIssues(spec.data.validation, "/data/validation"));
   }
-  if (spec.fit?.validation_data?.source === "inline" && clean("/fit")) {
-    issues.push(...inlineIssues(spec.fit.validation_data, "/fit/validation_data"));
+  if (spec.fit?.validation_data && clean("/fit")) {
+    issues.push(...dataSourceIssues(spec.fit.validation_data, "/fit/validation_data"));
   }
   if (spec.fit !== undefined && spec.data !== undefined && clean("/fit") && clean("/data")) {
     issues.push(...checkFit(spec.fit, spec.data.validation !== undefined));

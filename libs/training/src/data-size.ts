@@ -1,9 +1,12 @@
 /**
- * How much data a job holds, in cells: rows × (features + label columns). The service bounds it
+ * How much data a job holds, in cells: rows × (features + label columns), where a sample's features are
+ * all its numbers (an 8×8×1 image has 64). The service bounds it
  * (MAX_DATA_CELLS): at submission for the sources whose size the spec fixes (builtin and inline), and in
  * the worker, as it reads them, for files. No tfjs and no I/O here, so the API checks specs with it.
  */
-import type { DataSource, DataSpec, Issue } from "@plateau/contract";
+import { type DataSource, type DataSpec, type Issue, pointerToken } from "@plateau/contract";
+import { fileSourceIssues } from "./file-source";
+import { firstShape, shapeOf, sizeOf } from "./samples";
 
 type InlineSource = Extract<DataSource, { source: "inline" }>;
 
@@ -22,11 +25,11 @@ export function sourceSize(source: DataSource): { rows: number; features: number
         labels: 1,
       };
     case "inline": {
-      const label = source.y[0];
+      const samples = inputsOf(source.x).map(([, x]) => firstShape(x));
       return {
-        rows: source.x.length,
-        features: source.x[0]?.length ?? 0,
-        labels: Array.isArray(label) ? label.length : 1,
+        rows: samples[0]?.[0] ?? 0,
+        features: samples.reduce((total, shape) => total + sizeOf(shape.slice(1)), 0),
+        labels: sizeOf(firstShape(source.y).slice(1)),
       };
     }
     default:
@@ -34,41 +37,45 @@ export function sourceSize(source: DataSource): { rows: number; features: number
   }
 }
 
+/** Inline `x` as [input name, samples] pairs; a single input's name is "". */
+export function inputsOf(x: InlineSource["x"]): [string, unknown[]][] {
+  return Array.isArray(x) ? [["", x]] : Object.entries(x);
+}
+
 /**
- * Inline data the trainer can use: as many labels as rows, and every row of x (and of y, for vector
- * targets) as wide as the first, each problem at its row's path.
+ * Inline data the trainer can use: each input's samples and the labels of one shape each (nested lists of
+ * numbers, ragged nowhere), as many of each. One issue per list at most, at the first element that breaks
+ * its shape.
  */
 export function inlineIssues(source: InlineSource, path: string): Issue[] {
   const issues: Issue[] = [];
-  if (source.x.length === 0) return [{ path: `${path}/x`, message: "needs at least one sample" }];
-  if (source.x.length !== source.y.length) {
-    issues.push({
-      path: `${path}/y`,
-      message: `has ${source.y.length} labels for ${source.x.length} samples in x`,
-    });
+  const lists: [string, unknown[]][] = [
+    ...inputsOf(source.x).map(([name, x]): [string, unknown[]] => [
+      name === "" ? `${path}/x` : `${path}/x/${pointerToken(name)}`,
+      x,
+    ]),
+    [`${path}/y`, source.y],
+  ];
+  const counts: [string, number][] = [];
+  for (const [at, list] of lists) {
+    const shaped = shapeOf(list);
+    if ("shape" in shaped) counts.push([at, shaped.shape[0]]);
+    else issues.push({ path: `${at}${shaped.at}`, message: shaped.message });
   }
-  const sameWidth = (rows: readonly unknown[], name: "x" | "y") => {
-    const first = rows[0];
-    const width = Array.isArray(first) ? first.length : null;
-    rows.forEach((row, i) => {
-      const length = Array.isArray(row) ? row.length : null;
-      if (length === width) return;
-      const shape = (n: number | null) => (n === null ? "a single value" : `${n} values`);
-      issues.push({
-        path: `${path}/${name}/${i}`,
-        message: `row ${i} has ${shape(length)}; row 0 has ${shape(width)}`,
-      });
-    });
-  };
-  sameWidth(source.x, "x");
-  sameWidth(source.y, "y");
-  // Thousands of ragged rows are one mistake: a few paths say where to look.
-  return issues.length > 10
-    ? [
-        ...issues.slice(0, 10),
-        { path: `${path}`, message: `${issues.length - 10} more rows have the same problem` },
-      ]
-    : issues;
+  const [first, count] = counts[0] ?? [];
+  for (const [at, n] of counts.slice(1)) {
+    if (n !== count) {
+      issues.push({ path: at, message: `has ${n} samples; ${first.slice(path.length + 1)} has ${count}` });
+    }
+  }
+  return issues;
+}
+
+/** What one source's own fields say is wrong: inline lists' shapes, a file source's fields for its format. */
+export function dataSourceIssues(source: DataSource, path: string): Issue[] {
+  if (source.source === "inline") return inlineIssues(source, path);
+  if (source.source === "uri" || source.source === "dataset") return fileSourceIssues(source, path);
+  return [];
 }
 
 /** "12,000 rows × 41 columns (40 features + 1 label) = 492,000 cells". */

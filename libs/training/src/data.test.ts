@@ -1,7 +1,11 @@
+import type { Tensor } from "@tensorflow/tfjs";
+import { zipSync } from "fflate";
+import { dump } from "npyjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend, type Tf } from "./backend";
-import { loadData, readSource } from "./data";
+import { loadData, readSamples, readSource, toDataset } from "./data";
 import { fitArgs } from "./fit";
+import { checkDataFitsModel } from "./fit-tensors";
 import { SpecError } from "./spec-error";
 import { readTable } from "./tabular";
 
@@ -35,7 +39,7 @@ describe("builtin datasets", () => {
     expect(readSource({ source: "builtin", name: "iris" }).y).toEqual(iris.y);
     expect(readSource({ source: "builtin", name: "iris", seed: 1 }).y).not.toEqual(iris.y);
     const { train } = loadData(tf, { source: "builtin", name: "iris" });
-    expect(train.x.shape).toEqual([150, 4]);
+    expect((train.x as Tensor).shape).toEqual([150, 4]);
     expect(train.y.shape).toEqual([150]);
   });
 
@@ -203,15 +207,213 @@ describe("inline data", () => {
       ],
       y: [[1], [0]],
     });
-    expect(train.x.shape).toEqual([2, 2]);
+    expect((train.x as Tensor).shape).toEqual([2, 2]);
     expect(train.y.shape).toEqual([2, 1]);
   });
 
-  it("refuses mismatched lengths and ragged rows with their paths", () => {
-    expect(issuesOf(() => readSource({ source: "inline", x: [[1], [2]], y: [1] }))[0].path).toBe("/data/y");
-    expect(issuesOf(() => readSource({ source: "inline", x: [[1], [2, 3]], y: [1, 0] }))[0].path).toBe(
-      "/data/x/1",
+  it("takes samples of any rank, and inputs by name", async () => {
+    const image = (v: number) => [
+      [[v], [v + 1]],
+      [[v + 2], [v + 3]],
+    ];
+    const { train } = loadData(tf, { source: "inline", x: [image(0), image(10)], y: [0, 1] });
+    expect((train.x as Tensor).shape).toEqual([2, 2, 2, 1]);
+    expect(Array.from((train.x as Tensor).dataSync())).toEqual([0, 1, 2, 3, 10, 11, 12, 13]);
+    const named = loadData(tf, {
+      source: "inline",
+      x: { tokens: [[1, 2, 3]], meta: [[0.5]] },
+      y: [[[1], [0], [1]]],
+    }).train;
+    const inputs = named.x as Record<string, Tensor>;
+    expect(Object.keys(inputs)).toEqual(["tokens", "meta"]);
+    expect(inputs.tokens.shape).toEqual([1, 3]);
+    expect(named.y.shape).toEqual([1, 3, 1]);
+  });
+
+  it("refuses mismatched lengths and ragged samples with ONE issue at the first offending element", () => {
+    expect(issuesOf(() => readSamples({ source: "inline", x: [[1], [2]], y: [1] }))).toEqual([
+      { path: "/data/y", message: "has 1 samples; x has 2" },
+    ]);
+    expect(issuesOf(() => readSamples({ source: "inline", x: [[1], [2, 3]], y: [1, 0] }))).toEqual([
+      {
+        path: "/data/x/1",
+        message: "is a list of 2, but sample 0 is a list of 1 (shape [2,1])",
+      },
+    ]);
+    // Thousands of ragged images are one mistake: the first one is named, nothing else listed.
+    const images = Array.from({ length: 4000 }, (_, i) => [[1, 2, 3], i === 7 ? [1, 2] : [4, 5, 6]]);
+    const y = images.map(() => 0);
+    expect(issuesOf(() => readSamples({ source: "inline", x: images, y }))).toEqual([
+      {
+        path: "/data/x/7/1",
+        message: "is a list of 2, but the same place in sample 0 is a list of 3 (shape [4000,2,3])",
+      },
+    ]);
+    expect(issuesOf(() => readSamples({ source: "inline", x: [[[1, "a"]]], y: [0] }))).toEqual([
+      { path: "/data/x/0/0/1", message: 'is "a", but the same place in sample 0 is a number' },
+    ]);
+    const deep = [[[[[[[1]]]]]]];
+    expect(issuesOf(() => readSamples({ source: "inline", x: deep, y: [0] }))[0].message).toMatch(
+      /more than 6 dimensions/,
     );
+    expect(
+      issuesOf(() => readSamples({ source: "inline", x: { a: [[1], [2]], b: [[1]] }, y: [0, 1] })),
+    ).toEqual([{ path: "/data/x/b", message: "has 1 samples; x/a has 2" }]);
+  });
+});
+
+describe("JSONL rows holding nested lists", () => {
+  const rows = [
+    '{"image": [[1, 2], [3, 4]], "label": 0, "onehot": [1, 0]}',
+    '{"image": [[5, 6], [7, 8]], "label": 1, "onehot": [0, 1]}',
+  ];
+
+  it("give samples of the nested shape, and target vectors from a list label", () => {
+    const spec = { source: "uri" as const, uri: "s3://b/images.jsonl", label: "label", features: ["image"] };
+    const { train } = loadData(tf, spec, { data: rows.join("\n") });
+    expect((train.x as Tensor).shape).toEqual([2, 2, 2]);
+    expect(Array.from((train.x as Tensor).dataSync())).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const onehot = loadData(tf, { ...spec, label: "onehot" }, { data: rows.join("\n") }).train;
+    expect(onehot.y.shape).toEqual([2, 2]);
+  });
+
+  it("name the row, line and place of a ragged one, and refuse a nested column among others", () => {
+    const ragged = [...rows, '{"image": [[1, 2], [3]], "label": 0}'].join("\n");
+    const spec = { source: "uri" as const, uri: "s3://b/images.jsonl", label: "label", features: ["image"] };
+    expect(issuesOf(() => loadData(tf, spec, { data: ragged }))).toEqual([
+      {
+        path: "/data",
+        message:
+          "column 'image' at row 3 (line 3) at [1] is a list of 1, but the same place in row 1 is a list of 2 (shape [3,2,2]) in s3://b/images.jsonl",
+      },
+    ]);
+    const both = { ...spec, features: ["image", "onehot"] };
+    expect(issuesOf(() => loadData(tf, both, { data: rows.join("\n") }))[0].path).toBe("/data/features");
+  });
+
+  it("count a nested cell as all its numbers against MAX_DATA_CELLS", () => {
+    const spec = { source: "uri" as const, uri: "s3://b/images.jsonl", label: "label", features: ["image"] };
+    expect(issuesOf(() => loadData(tf, spec, { data: rows.join("\n") }, { maxCells: 9 }))[0].message).toMatch(
+      /reaches 2 rows × 5 columns \(4 features \+ 1 label\) = 10 cells at line 2/,
+    );
+  });
+});
+
+describe(".npy and .npz files", () => {
+  const npy = (values: Parameters<typeof dump>[0], shape: number[]) => new Uint8Array(dump(values, shape));
+  const images = npy(new Uint8Array(Array.from({ length: 3 * 2 * 2 }, (_, i) => i)), [3, 2, 2, 1]);
+  const labels = npy(new Int32Array([0, 1, 2]), [3]);
+
+  it("an .npy of x with an .npy of labels; uint8 values kept as they are (no scaling)", () => {
+    const spec = {
+      source: "dataset" as const,
+      id: "x",
+      format: "npy" as const,
+      y: { source: "dataset" as const, id: "y" },
+    };
+    const { train } = loadData(tf, spec, { data: images, labels });
+    expect((train.x as Tensor).shape).toEqual([3, 2, 2, 1]);
+    expect((train.x as Tensor).dataSync()[11]).toBe(11);
+    expect(Array.from(train.y.dataSync())).toEqual([0, 1, 2]);
+    expect(issuesOf(() => loadData(tf, { ...spec, y: undefined }, { data: images }))).toEqual([
+      {
+        path: "/data/y",
+        message:
+          'is required with an .npy file: the .npy of labels, e.g. {"source": "dataset", "id": "<id of y.npy>"}',
+      },
+    ]);
+    const short = npy(new Int32Array([0, 1]), [2]);
+    expect(issuesOf(() => loadData(tf, spec, { data: images, labels: short }))[0].message).toBe(
+      "array 'array' has 3 samples but the labels have 2 (dataset x)",
+    );
+  });
+
+  it("an .npz's x and y by name, validation from the same file, inputs by name", () => {
+    const file = zipSync({
+      "x_train.npy": images,
+      "y_train.npy": labels,
+      "x_val.npy": npy(new Float32Array(4), [1, 2, 2, 1]),
+      "y_val.npy": npy(new Float32Array([1]), [1]),
+    });
+    const spec = {
+      source: "uri" as const,
+      uri: "s3://b/mnist.npz",
+      arrays: { x: "x_train", y: "y_train" },
+      validation: { source: "uri" as const, uri: "s3://b/mnist.npz", arrays: { x: "x_val", y: "y_val" } },
+    };
+    const { train, validation } = loadData(tf, spec, { data: file, validation: file });
+    expect((train.x as Tensor).shape).toEqual([3, 2, 2, 1]);
+    expect(validation!.y.shape).toEqual([1]);
+    const named = loadData(
+      tf,
+      { ...spec, arrays: { x: { pixels: "x_train" }, y: "y_train" }, validation: undefined },
+      {
+        data: file,
+      },
+    ).train;
+    expect((named.x as Record<string, Tensor>).pixels.shape).toEqual([3, 2, 2, 1]);
+    expect(
+      issuesOf(() => loadData(tf, { ...spec, arrays: undefined, validation: undefined }, { data: file })),
+    ).toEqual([
+      {
+        path: "/data/arrays/x",
+        message: "the .npz has no array 'x'; it holds: x_train, y_train, x_val, y_val",
+      },
+    ]);
+    expect(issuesOf(() => loadData(tf, spec, { data: file, validation: file }, { maxCells: 19 }))[0]).toEqual(
+      {
+        path: "/data/validation",
+        message:
+          "has 1 rows × 5 columns (4 features + 1 label) = 5 cells besides the training data's 15; this service accepts at most 19 cells of data per job, training and validation together (MAX_DATA_CELLS) (s3://b/mnist.npz)",
+      },
+    );
+  });
+});
+
+describe("checkDataFitsModel", () => {
+  const model = () =>
+    tf.sequential({
+      layers: [
+        tf.layers.flatten({ inputShape: [2, 2, 1] }),
+        tf.layers.dense({ units: 3, activation: "softmax" }),
+      ],
+    });
+
+  it("fails a file's out-of-range sparse label at its row, where tfjs would train on a zero one-hot row", () => {
+    const data = {
+      train: toDataset(
+        tf,
+        readSamples({
+          source: "inline",
+          x: [
+            [
+              [[1], [2]],
+              [[3], [4]],
+            ],
+          ],
+          y: [0],
+        }),
+      ),
+    };
+    const built = model();
+    expect(() => checkDataFitsModel(built, { loss: "sparse_categorical_crossentropy" }, data)).not.toThrow();
+    data.train.y = tf.tensor1d([3]);
+    expect(
+      issuesOf(() => checkDataFitsModel(built, { loss: "sparse_categorical_crossentropy" }, data)),
+    ).toEqual([
+      {
+        path: "/data",
+        message:
+          "label 3 at row 1 is not a class index in [0, 3): sparse_categorical_crossentropy takes class indices below the output layer's 3 units",
+      },
+    ]);
+    expect(issuesOf(() => checkDataFitsModel(built, { loss: "binary_crossentropy" }, data))[0].message).toBe(
+      "label 3 at row 1 is outside [0, 1]: binary_crossentropy takes labels between 0 and 1",
+    );
+    data.train.x = tf.zeros([1, 4]);
+    expect(issuesOf(() => checkDataFitsModel(built, { loss: "mse" }, data))).toEqual([
+      { path: "/data", message: "has samples of shape [4], but the model's input takes [2,2,1]" },
+    ]);
   });
 });
 
@@ -264,7 +466,11 @@ describe("fitArgs", () => {
         layers: [tf.layers.dense({ units: 1, inputShape: [1], kernelInitializer: "zeros" })],
       });
       model.compile({ optimizer: tf.train.sgd(0), loss: "meanSquaredError" });
-      const history = await model.fit(train.x, train.y, fitArgs({ epochs: 1, shuffle: false, class_weight }));
+      const history = await model.fit(
+        train.x as Tensor,
+        train.y,
+        fitArgs({ epochs: 1, shuffle: false, class_weight }),
+      );
       losses.push(history.history.loss[0] as number);
     }
     // Prediction 0: squared errors 0 and 1, weighted 1 and w, averaged over the batch.
@@ -289,9 +495,9 @@ describe("MAX_DATA_CELLS", () => {
           "has 50,000,000 rows × 1,001 columns (1,000 features + 1 label) = 50,050,000,000 cells; this service accepts at most 1,000 cells of data per job, training and validation together (MAX_DATA_CELLS)",
       },
     ]);
-    expect(loadData(tf, { source: "builtin", name: "xor", samples: 333 }, {}, limit).train.x.shape).toEqual([
-      333, 2,
-    ]);
+    expect(
+      (loadData(tf, { source: "builtin", name: "xor", samples: 333 }, {}, limit).train.x as Tensor).shape,
+    ).toEqual([333, 2]);
   });
 
   it("stops reading a file at the row that passes the limit, and counts validation data with training data", () => {
@@ -306,9 +512,9 @@ describe("MAX_DATA_CELLS", () => {
       },
     ]);
     // Only the columns used count: one feature of three.
-    expect(loadData(tf, { ...file, features: ["a"] }, { data: rows(500) }, limit).train.x.shape).toEqual([
-      500, 1,
-    ]);
+    expect(
+      (loadData(tf, { ...file, features: ["a"] }, { data: rows(500) }, limit).train.x as Tensor).shape,
+    ).toEqual([500, 1]);
 
     const withValidation = { ...file, validation: { ...file, uri: "s3://b/val.csv" } };
     const issues = issuesOf(() =>

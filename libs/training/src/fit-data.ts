@@ -8,7 +8,10 @@
  * No tfjs and no I/O here.
  */
 import type { CompileSpec, DataSource, DataSpec, FitSpec, Issue, ModelSpec } from "@plateau/contract";
-import { sourceSize } from "./data-size";
+import { pointerToken } from "@plateau/contract";
+import { inputsOf, sourceSize } from "./data-size";
+import { kerasJsonTopology } from "./keras-json";
+import { firstShape } from "./samples";
 
 /** Layers that keep their input's last dimension, so a Dense before them still gives the output's units. */
 const SAME_WIDTH = new Set([
@@ -35,62 +38,116 @@ const SHAPE_KEYS: [key: string, batched: boolean][] = [
   ["batch_shape", true],
 ];
 
+/** One model input: its name (a Functional model's), one sample's shape (null: any), and where it is said. */
+interface ModelInput {
+  name: string;
+  shape: (number | null)[];
+  path: string;
+}
+
 interface ModelEnds {
-  /** Features one sample must have, and the path of the config key that says so. */
-  input?: { features: number; path: string; shown: string };
+  /** The model's inputs, in order. */
+  inputs?: ModelInput[];
   /** The output layer's units, and their path. */
   units?: { units: number; path: string };
 }
 
-/** The first layer's input width and the last Dense's units, where a `layers` list says them plainly. */
+function sampleShape(value: unknown, batched: boolean): (number | null)[] | null {
+  if (!Array.isArray(value)) return null;
+  const shape = batched ? value.slice(1) : value;
+  return shape.every((size) => size === null || Number.isInteger(size)) ? shape : null;
+}
+
+/** The units of the Dense that gives a layer list's output, looking back through shape-keeping layers. */
+function denseUnits(layers: { class_name?: unknown; config?: unknown }[], at: (i: number) => string) {
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const layer = layers[i];
+    const config = (layer.config ?? {}) as Record<string, unknown>;
+    if (layer.class_name === "Dense") {
+      return Number.isInteger(config.units) ? { units: config.units as number, path: at(i) } : undefined;
+    }
+    if (!SAME_WIDTH.has(String(layer.class_name))) return undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The model's input shapes and its output Dense's units where the spec says them plainly: a `layers`
+ * list's first layer, or Keras JSON's input layers (read, not built) and its output Dense.
+ */
 export function modelEnds(model: ModelSpec, path = "/model"): ModelEnds {
-  if (!("layers" in model)) return {};
+  if ("keras_json" in model) return kerasJsonEnds(model.keras_json, `${path}/keras_json`);
   const ends: ModelEnds = {};
   const first = model.layers[0]?.config ?? {};
   for (const [key, batched] of SHAPE_KEYS) {
-    const shape = first[key];
-    if (!Array.isArray(shape)) continue;
-    const sample = batched ? shape.slice(1) : shape;
-    if (sample.length === 1 && Number.isInteger(sample[0])) {
-      ends.input = {
-        features: sample[0] as number,
-        path: `${path}/layers/0/config/${key}`,
-        shown: JSON.stringify(shape),
-      };
-    }
+    if (!(key in first)) continue;
+    const shape = sampleShape(first[key], batched);
+    if (shape) ends.inputs = [{ name: "", shape, path: `${path}/layers/0/config/${key}` }];
     break;
   }
-  if (!ends.input && model.layers[0]?.class_name === "Dense" && Number.isInteger(first.input_dim)) {
-    ends.input = {
-      features: first.input_dim as number,
-      path: `${path}/layers/0/config/input_dim`,
-      shown: String(first.input_dim),
-    };
+  if (!ends.inputs && model.layers[0]?.class_name === "Dense" && Number.isInteger(first.input_dim)) {
+    ends.inputs = [
+      { name: "", shape: [first.input_dim as number], path: `${path}/layers/0/config/input_dim` },
+    ];
   }
-  for (let i = model.layers.length - 1; i >= 0; i--) {
-    const layer = model.layers[i];
+  const units = denseUnits(model.layers, (i) => `${path}/layers/${i}/config/units`);
+  if (units) ends.units = units;
+  return ends;
+}
+
+function kerasJsonEnds(json: unknown, path: string): ModelEnds {
+  const issues: Issue[] = [];
+  const topology = kerasJsonTopology(json, path, issues);
+  if (topology === null || issues.length > 0) return {};
+  const config = topology.config as {
+    layers: { class_name: string; name?: string; config: Record<string, unknown>; inbound_nodes?: unknown }[];
+    input_layers?: [string, number, number][];
+    output_layers?: [string, number, number][];
+  };
+  const ends: ModelEnds = {};
+  const unitsAt = `${path} (output layer units)`;
+  if (topology.class_name === "Sequential") {
+    const shape = sampleShape(config.layers[0]?.config.batch_input_shape, true);
+    if (shape) ends.inputs = [{ name: "", shape, path: `${path} (input shape)` }];
+    const units = denseUnits(config.layers, () => unitsAt);
+    if (units) ends.units = units;
+    return ends;
+  }
+  const byName = new Map(config.layers.map((layer) => [layer.config.name as string, layer]));
+  const inputs = (config.input_layers ?? []).map(([name]) => ({
+    name,
+    shape: sampleShape(byName.get(name)?.config.batch_input_shape, true),
+    path: `${path} (input "${name}")`,
+  }));
+  if (inputs.every((input) => input.shape !== null)) ends.inputs = inputs as ModelInput[];
+  // A single output: its Dense, through shape-keeping layers, each with one inbound layer.
+  const outputs = config.output_layers ?? [];
+  let layer = outputs.length === 1 ? byName.get(outputs[0][0]) : undefined;
+  for (let hops = 0; layer && hops < config.layers.length; hops++) {
     if (layer.class_name === "Dense") {
-      const units = layer.config?.units;
-      if (Number.isInteger(units))
-        ends.units = { units: units as number, path: `${path}/layers/${i}/config/units` };
+      if (Number.isInteger(layer.config.units))
+        ends.units = { units: layer.config.units as number, path: unitsAt };
       break;
     }
     if (!SAME_WIDTH.has(layer.class_name)) break;
+    const inbound = (layer.inbound_nodes as [string, number, number, unknown][][] | undefined)?.[0];
+    layer = inbound?.length === 1 ? byName.get(inbound[0][0]) : undefined;
   }
   return ends;
 }
 
 /** The loss by its Keras function name, whether given as a name or as a serialized loss object. */
-function lossName(loss: CompileSpec["loss"]): string {
+export function lossName(loss: CompileSpec["loss"]): string {
   if (typeof loss === "string") return loss;
   const name = (loss as { class_name?: unknown }).class_name;
   if (name === "SparseCategoricalCrossentropy") return "sparse_categorical_crossentropy";
   if (name === "BinaryCrossentropy") return "binary_crossentropy";
+  if (name === "CategoricalCrossentropy") return "categorical_crossentropy";
   return String(name);
 }
 
 /** What the spec says a source's labels are: each row's (inline), or the class indices of a builtin. */
-type Labels = { rows: (number | number[])[] } | { classes: number[]; name: string } | null;
+type Labels = { rows: unknown[] } | { classes: number[]; name: string } | null;
 
 function labelsOf(source: DataSource): Labels {
   if (source.source === "inline") return { rows: source.y };
@@ -100,12 +157,15 @@ function labelsOf(source: DataSource): Labels {
   return null;
 }
 
-/** A source's features when the spec fixes them: builtin and inline sizes, a file's `features` list. */
-function featuresOf(source: DataSource): number | null {
+/** One sample's shape per input ("" for a single one) when the spec fixes it: builtin, inline, a file's `features`. */
+function sampleShapesOf(source: DataSource): Map<string, number[]> | null {
+  if (source.source === "inline") {
+    return new Map(inputsOf(source.x).map(([name, list]) => [name, firstShape(list).slice(1)]));
+  }
   const size = sourceSize(source);
-  if (size !== null) return size.features;
+  if (size !== null) return new Map([["", [size.features]]]);
   if ((source.source === "uri" || source.source === "dataset") && source.features)
-    return source.features.length;
+    return new Map([["", [source.features.length]]]);
   return null;
 }
 
@@ -113,6 +173,76 @@ function describeSource(source: DataSource): string {
   if (source.source === "builtin") return `the builtin ${source.name} data`;
   if (source.source === "inline") return "the inline data";
   return "the data's features list";
+}
+
+const shown = (shape: readonly (number | null)[]) => JSON.stringify(shape);
+
+function fits(model: readonly (number | null)[], data: readonly number[]): boolean {
+  return model.length === data.length && model.every((size, i) => size === null || size === data[i]);
+}
+
+/**
+ * The data's inputs against the model's: names (a dict of inputs, Keras's form for a Functional model)
+ * and each sample's shape. `training`: the training data, whose mismatch is said at the model's input.
+ */
+function inputIssues(
+  inputs: ModelInput[],
+  data: Map<string, number[]>,
+  source: DataSource,
+  path: string,
+  training: boolean,
+): Issue[] {
+  const what = describeSource(source);
+  if (data.has("") && inputs.length > 1) {
+    return [
+      {
+        path: `${path}/x`,
+        message: `the model has ${inputs.length} inputs (${inputs.map((input) => input.name).join(", ")}): give x as an object of samples by input name`,
+      },
+    ];
+  }
+  const issues: Issue[] = [];
+  if (!data.has("")) {
+    const names = new Set(inputs.map((input) => input.name));
+    for (const name of data.keys()) {
+      if (!names.has(name) || (inputs.length === 1 && inputs[0].name === "")) {
+        const known = inputs.map((input) => input.name).filter(Boolean);
+        issues.push({
+          path: `${path}/x/${pointerToken(name)}`,
+          message:
+            known.length > 0
+              ? `is not an input of the model; its inputs are ${known.join(", ")}`
+              : "names an input, but the model has one unnamed input: give x as a list of samples",
+        });
+      }
+    }
+    for (const input of inputs) {
+      if (input.name !== "" && !data.has(input.name)) {
+        issues.push({ path: `${path}/x`, message: `has no samples for the model's input "${input.name}"` });
+      }
+    }
+  }
+  for (const input of inputs) {
+    const shape = data.get(data.has("") ? "" : input.name);
+    if (!shape || fits(input.shape, shape)) continue;
+    const per =
+      shape.length === 1
+        ? `${shape[0]} feature${shape[0] === 1 ? "" : "s"} per sample`
+        : `samples of shape ${shown(shape)}`;
+    const dataSays = `${what}${input.name && !data.has("") ? ` for "${input.name}"` : ""} has ${per}`;
+    issues.push(
+      training
+        ? {
+            path: input.path,
+            message: `is ${shown(input.shape)}, but ${dataSays}: the model's input must take ${shown(shape)}`,
+          }
+        : {
+            path,
+            message: `${dataSays}; the model's input (${input.path.slice(1)}) is ${shown(input.shape)}`,
+          },
+    );
+  }
+  return issues;
 }
 
 /** Every Keras fit error the spec shows, each at the field to change. `path` is the data spec's. */
@@ -138,21 +268,11 @@ export function fitDataIssues(
   const issues: Issue[] = [];
   let inputReported = false;
   for (const { path, source, training } of sources) {
-    const features = featuresOf(source);
-    if (ends.input && features !== null && features !== ends.input.features) {
-      const message = `${describeSource(source)} has ${features} feature${features === 1 ? "" : "s"} per sample`;
-      if (training) {
-        inputReported = true;
-        issues.push({
-          path: ends.input.path,
-          message: `is ${ends.input.shown}, but ${message}: the model's input must take [${features}]`,
-        });
-      } else if (!inputReported) {
-        issues.push({
-          path,
-          message: `${message}; the model's input (${ends.input.path.slice(1)}) is ${ends.input.shown}`,
-        });
-      }
+    const shapes = sampleShapesOf(source);
+    if (ends.inputs && shapes !== null && (training || !inputReported)) {
+      const found = inputIssues(ends.inputs, shapes, source, path, training);
+      if (training && found.length > 0) inputReported = true;
+      issues.push(...found);
     }
     const labels = labelsOf(source);
     if (labels === null) continue;

@@ -1,5 +1,5 @@
 import type { FitSpec, Issue } from "@plateau/contract";
-import type { ModelFitArgs } from "@tensorflow/tfjs";
+import type { ModelFitArgs, Tensor } from "@tensorflow/tfjs";
 import type { Dataset } from "./data";
 import { throwIfIssues } from "./spec-error";
 
@@ -50,7 +50,8 @@ export function fitArgs(fit: FitSpec, validation?: Dataset): ModelFitArgs {
     verbose: 0,
     ...(fit.validation_split ? { validationSplit: fit.validation_split } : {}),
     ...(validation
-      ? { validationData: [validation.x, validation.y] as [typeof validation.x, typeof validation.y] }
+      ? // tfjs takes inputs by name for validation data as for x, though its type lists only tensors.
+        { validationData: [validation.x as Tensor, validation.y] as [Tensor, Tensor] }
       : {}),
     ...(fit.class_weight ? { classWeight: fit.class_weight } : {}),
   };

@@ -12,11 +12,15 @@ export {
   type Dataset,
   IRIS_CLASSES,
   loadData,
+  readSamples,
   readSource,
+  type Samples,
   SYNTHETIC_DEFAULTS,
   toDataset,
 } from "./data";
+export { formatOf } from "./file-source";
 export { checkFit, fitArgs, hasValidation } from "./fit";
+export { checkDataFitsModel } from "./fit-tensors";
 export { buildModel, checkModel, countModelParams } from "./model";
 export { SpecError } from "./spec-error";
 export type { Table } from "./synthetic";

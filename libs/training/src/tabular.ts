@@ -1,9 +1,13 @@
 import { parseTable, TableError, type TableFormat, type TableRow } from "@plateau/tabular";
 import { type CellBudget, describeCells, overLimit } from "./data-size";
+import { firstShape, flatten, shapeOf, sizeOf } from "./samples";
 import { SpecError } from "./spec-error";
 import type { Table } from "./synthetic";
 
 export type { TableFormat };
+
+/** A file's rows; `sampleShape` when its one feature column holds nested lists (each row flattened). */
+export type FileTable = Table & { sampleShape?: number[] };
 
 export interface TableOptions {
   format: TableFormat;
@@ -50,7 +54,7 @@ function toNumber(value: unknown): number {
  * (classes sorted by name, or as given); every other cell must be a number. Errors say which column,
  * line and file to fix.
  */
-export function readTable(text: string, options: TableOptions): Table {
+export function readTable(text: string, options: TableOptions): FileTable {
   const where = options.source ? ` in ${options.source}` : "";
   const path = options.path ?? "/data";
   const fail = (message: string, at = path): never => {
@@ -74,8 +78,12 @@ export function readTable(text: string, options: TableOptions): Table {
     maxCells === undefined
       ? undefined
       : (row: TableRow, before: number) => {
-          const features =
-            options.features?.length ?? Math.max(1, Object.keys(row.cells).length - labels.length);
+          const columns = options.features ?? Object.keys(row.cells).filter((name) => !labels.includes(name));
+          // A JSONL cell holding a nested list (an image) is as many cells as it has numbers.
+          const features = Math.max(
+            1,
+            columns.reduce((total, name) => total + sizeOf(firstShape(row.cells[name])), 0),
+          );
           if ((before + 1) * (features + labels.length) > maxCells)
             tooMany({ rows: before + 1, features }, row.line);
         };
@@ -91,8 +99,17 @@ export function readTable(text: string, options: TableOptions): Table {
       fail(`feature column '${name}' not found${listColumns}`, `${path}/features/${i}`);
   });
   if (features.length === 0) fail(`no feature columns besides the label${listColumns}`);
-  if (maxCells !== undefined && raw.rows.length * (features.length + labels.length) > maxCells) {
-    tooMany({ rows: raw.rows.length, features: features.length });
+  const nested = features.filter((name) => Array.isArray(raw.rows[0].cells[name]));
+  if (nested.length > 0 && features.length > 1) {
+    fail(
+      `column '${nested[0]}' holds lists (one sample's array): give it as the only feature, data.features: ["${nested[0]}"]`,
+      `${path}/features`,
+    );
+  }
+  const shape = nested.length > 0 ? columnShape(raw.rows, features[0], fail) : null;
+  const featureCells = shape ? sizeOf(shape) : features.length;
+  if (maxCells !== undefined && raw.rows.length * (featureCells + labels.length) > maxCells) {
+    tooMany({ rows: raw.rows.length, features: featureCells });
   }
 
   const cell = (row: TableRow, index: number, name: string): number => {
@@ -104,15 +121,22 @@ export function readTable(text: string, options: TableOptions): Table {
     }
     return value;
   };
-  const x = raw.rows.map((row, i) => features.map((name) => cell(row, i, name)));
-
+  const x = shape
+    ? raw.rows.map((row) => Array.from(flatten(row.cells[features[0]], shape)))
+    : raw.rows.map((row, i) => features.map((name) => cell(row, i, name)));
+  const table = shape ? { x, features, sampleShape: shape } : { x, features };
   if (labels.length > 1) {
-    return { x, y: raw.rows.map((row, i) => labels.map((name) => cell(row, i, name))), features };
+    return { ...table, y: raw.rows.map((row, i) => labels.map((name) => cell(row, i, name))) };
   }
   const label = labels[0];
   const values = raw.rows.map((row) => row.cells[label]);
+  if (Array.isArray(values[0])) {
+    // A JSONL label holding a list: a target vector (one-hot, multi-label), the same length in every row.
+    const vectorShape = columnShape(raw.rows, label, fail);
+    return { ...table, y: raw.rows.map((row) => Array.from(flatten(row.cells[label], vectorShape))) };
+  }
   const textual = values.some((value) => typeof value === "string" && !Number.isFinite(toNumber(value)));
-  if (!textual && !options.classes) return { x, y: raw.rows.map((row, i) => cell(row, i, label)), features };
+  if (!textual && !options.classes) return { ...table, y: raw.rows.map((row, i) => cell(row, i, label)) };
 
   const names = values.map((value) => String(value ?? "").trim());
   const classes = options.classes ?? [...new Set(names)].sort();
@@ -125,5 +149,21 @@ export function readTable(text: string, options: TableOptions): Table {
     }
     return index;
   });
-  return { x, y, features, classes };
+  return { ...table, y, classes };
+}
+
+/**
+ * The shape of one sample of a JSONL column holding nested lists, the same in every row; else a
+ * SpecError at the first row (and place in it) that differs.
+ */
+function columnShape(rows: TableRow[], name: string, fail: (message: string) => never): number[] {
+  const shaped = shapeOf(rows.map((row) => row.cells[name]));
+  if ("shape" in shaped) return shaped.shape.slice(1);
+  const [, index, ...inside] = shaped.at.split("/");
+  if (index === undefined) return fail(`column '${name}' ${shaped.message}`);
+  const row = Number(index);
+  const where = inside.length > 0 ? ` at [${inside.join("][")}]` : "";
+  return fail(
+    `column '${name}' at row ${row + 1} (line ${rows[row]?.line ?? "?"})${where} ${shaped.message.replace("sample 0", "row 1")}`,
+  );
 }

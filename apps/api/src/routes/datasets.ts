@@ -2,24 +2,33 @@ import { createHash, randomUUID } from "node:crypto";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { DatasetSchema, Uuid } from "@plateau/contract";
+import { DatasetSchema, type FileFormat, Uuid } from "@plateau/contract";
 import { createDataset, type Dataset, getDataset } from "@plateau/db";
 import { datasetKey, deleteKeys, isValidName, uploadObject } from "@plateau/storage";
-import { TableError, type TableFormat, TableReader, type TableSummary } from "@plateau/tabular";
+import { type ArrayInfo, ArrayReader, TableError, TableReader, type TableSummary } from "@plateau/tabular";
 import Type from "typebox";
 import { bodyCheckedByHandler } from "../app";
 import { callerOf } from "../auth";
+import { columnNames, type StoredArray } from "../dataset-fields";
 import type { ApiDeps } from "../deps";
 import { ApiError, ErrorRef } from "../errors";
 import { claim, IdempotencyHeaders, replay } from "../idempotency";
 
-const FORMATS: Record<string, TableFormat> = {
+/** Each accepted Content-Type's format; null: from the file name (.npy or .npz). */
+const FORMATS: Record<string, FileFormat | null> = {
   "text/csv": "csv",
   "application/x-ndjson": "jsonl",
   "application/jsonl": "jsonl",
+  "application/x-npy": "npy",
+  "application/x-npz": "npz",
+  "application/zip": "npz",
+  "application/octet-stream": null,
 };
 
-/** Upload CSV / JSONL files into the service's S3, for jobs to reference as {source: "dataset", id}. */
+/**
+ * Upload CSV / JSONL / .npy / .npz files into the service's S3, for jobs to reference as
+ * {source: "dataset", id}.
+ */
 export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db, storage, config }) => {
   const limit = config.MAX_UPLOAD_BYTES;
   // The body stays a stream: it goes to S3 as it arrives, never whole in memory.
@@ -28,8 +37,11 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
   const view = (dataset: Dataset) => ({
     id: dataset.id,
     filename: dataset.filename,
-    format: dataset.format as TableFormat,
-    columns: dataset.columns as string[],
+    format: dataset.format as FileFormat,
+    columns: columnNames(dataset),
+    ...(dataset.format === "npy" || dataset.format === "npz"
+      ? { arrays: dataset.columns as unknown as StoredArray[] }
+      : {}),
     rows: dataset.rows,
     size_bytes: Number(dataset.sizeBytes),
     uri: `s3://${storage.bucket}/${dataset.key}`,
@@ -41,13 +53,16 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
     {
       schema: {
         tags: ["datasets"],
-        summary: "Upload a CSV or JSONL file",
+        summary: "Upload a CSV, JSONL, .npy or .npz file",
         description:
           `The raw file is the body, with Content-Type ${Object.keys(FORMATS).join(", ")}; at most ` +
-          `${limit} bytes (MAX_UPLOAD_BYTES). A job then uses {"source": "dataset", "id": ..., "label": ...}.`,
+          `${limit} bytes (MAX_UPLOAD_BYTES); application/octet-stream takes the format from the file name (.npy, .npz). ` +
+          'A job then uses {"source": "dataset", "id": ..., "label": ...} (CSV/JSONL), {..., "y": {"source": "dataset", "id": <labels .npy>}} (.npy) or {..., "arrays": {"x": ..., "y": ...}} (.npz). ' +
+          "An .npy/.npz is refused at upload when it holds object arrays (pickles), Fortran order, other dtypes than float/int/uint/bool, more than 6 dimensions, or an array over MAX_DATA_CELLS values.",
         consumes: Object.keys(FORMATS),
         body: Type.String({
-          description: "The file's bytes: CSV with a header row, or one JSON object per line.",
+          description:
+            "The file's bytes: CSV with a header row, one JSON object per line, or NumPy's np.save / np.savez output.",
         }),
         querystring: Type.Object({
           filename: Type.String({ minLength: 1, maxLength: 128, description: "e.g. train.csv" }),
@@ -74,7 +89,14 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
           { path: "/querystring/filename", message },
         ]);
       }
-      const format = FORMATS[String(request.headers["content-type"]).split(";")[0].trim().toLowerCase()];
+      const declared = FORMATS[String(request.headers["content-type"]).split(";")[0].trim().toLowerCase()];
+      const format = declared === null ? arrayFormatOf(filename) : declared;
+      if (format === null) {
+        const message = "with application/octet-stream, the file name must end in .npy or .npz";
+        throw new ApiError(415, "unsupported_media_type", `The upload's format is unknown: ${message}.`, [
+          { path: "/querystring/filename", message },
+        ]);
+      }
       if (format === undefined) {
         // JSON and text/plain have parsers of their own: their bodies arrive parsed, not as a stream.
         const message = `must be ${Object.keys(FORMATS).join(", ")}`;
@@ -100,7 +122,13 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
       const id = randomUUID();
       const key = datasetKey(id, filename);
       // The worker's own reader: a file it would refuse is refused here, before anything is kept.
-      const reader = new TableReader(format);
+      const reader =
+        format === "npy" || format === "npz"
+          ? new ArrayReader(format, {
+              maxValues: config.MAX_DATA_CELLS,
+              maxBytes: config.MAX_DATA_CELLS * 8 + 1_048_576,
+            })
+          : new TableReader(format);
       let size = 0;
       const tap = new Transform({
         transform(chunk: Buffer, _encoding, callback) {
@@ -117,7 +145,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
       });
       // Errors of the tap surface through the upload, which reads from it.
       const piped = pipeline(request.body as unknown as Readable, tap).catch(() => {});
-      let summary: TableSummary;
+      let summary: TableSummary & { arrays?: ArrayInfo[] };
       try {
         await uploadObject(storage, key, tap, { contentType: request.headers["content-type"] });
         summary = reader.end();
@@ -143,7 +171,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
             format,
             key,
             sizeBytes: size,
-            columns: summary.columns,
+            columns: summary.arrays ?? summary.columns,
             rows: summary.rows,
           });
           await held?.complete(tx, { requestHash, statusCode: 201, response: view(dataset) });
@@ -175,6 +203,12 @@ export const datasetRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { d
     },
   );
 };
+
+/** .npy or .npz by the file name's extension, else null. */
+function arrayFormatOf(filename: string): FileFormat | null {
+  const ext = filename.toLowerCase().match(/\.(npy|npz)$/)?.[1];
+  return (ext as FileFormat | undefined) ?? null;
+}
 
 /** Passes at most `limit` bytes on, then fails with 413. */
 function limited(limit: number): Transform {

@@ -34,6 +34,7 @@ import { claim, hashJson, type Idempotency, IdempotencyHeaders, replay } from ".
 import { appendStatus } from "../job-events";
 import { findJob, JobIdParams } from "../job-params";
 import { jobSummary, jobView } from "../job-view";
+import { datasetSourceIssues } from "../dataset-fields";
 import { countModelParams } from "../model-check";
 import { holdActiveJobQuota } from "../quotas";
 
@@ -232,7 +233,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
 };
 
 /**
- * A `dataset` source must name an uploaded dataset, and its label and feature columns must exist in it:
+ * A `dataset` source must name an uploaded dataset, and the columns or arrays it names must exist in it:
  * checked now, with the spec's paths, rather than failing the job on the worker.
  */
 async function datasetIssues(db: Db, data: JobSpec["data"], tenantId: string): Promise<Issue[]> {
@@ -249,21 +250,7 @@ async function datasetIssues(db: Db, data: JobSpec["data"], tenantId: string): P
       });
       continue;
     }
-    const columns = dataset.columns as string[];
-    const named = [
-      ...[source.label]
-        .flat()
-        .map((column, i) => [Array.isArray(source.label) ? `/label/${i}` : "/label", column]),
-      ...(source.features ?? []).map((column, i) => [`/features/${i}`, column]),
-    ];
-    for (const [at, column] of named) {
-      if (!columns.includes(column)) {
-        issues.push({
-          path: `${path}${at}`,
-          message: `column '${column}' is not in dataset ${dataset.filename}; its columns are: ${columns.join(", ")}`,
-        });
-      }
-    }
+    issues.push(...datasetSourceIssues(dataset, source, path));
   }
   return issues;
 }
