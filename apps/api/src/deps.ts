@@ -12,7 +12,7 @@ export interface ApiDeps {
   /** Fastify logs through it too, so start-up, request and shutdown lines share one format. */
   log: Logger;
   db: Db;
-  /** For PING and PUBLISH (cancel signals); subscribers need their own connection. */
+  /** For PING, PUBLISH (cancel signals) and rate limits, failing fast; subscribers need their own connection. */
   redis: Redis;
   queue: TrainingQueue;
   storage: Storage;
@@ -23,7 +23,7 @@ export interface ApiDeps {
 /** Creates the clients; none of them fails when its service is down (readiness reports that). */
 export function createDeps(config: Config): ApiDeps {
   const log = pino({ level: config.LOG_LEVEL, base: { service: "api" } });
-  const redis = createRedis(config, "publisher");
+  const redis = createRedis(config, "request");
   const queue = createTrainingQueue(config);
   const subscriber = createRedis(config, "subscriber");
   // Without a listener, ioredis and BullMQ print every reconnect failure as an unhandled error.

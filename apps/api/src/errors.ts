@@ -1,4 +1,5 @@
 import { capIssues, type ErrorResponse, type Issue, pointerToken } from "@plateau/contract";
+import { isRedisUnavailable } from "@plateau/queue";
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from "fastify";
 import Type from "typebox";
 import type { App } from "./app";
@@ -91,7 +92,7 @@ export function installErrorHandling(app: App): void {
   );
 }
 
-const UNAVAILABLE_RETRY_AFTER_S = 5;
+export const UNAVAILABLE_RETRY_AFTER_S = 5;
 // Prisma: database unreachable or timed out, connection closed, pool timeout.
 const PRISMA_UNAVAILABLE = new Set(["P1001", "P1002", "P1008", "P1017", "P2024"]);
 const NETWORK_UNAVAILABLE = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "EPIPE"]);
@@ -106,7 +107,7 @@ export function unavailableDependency(error: unknown): string | null {
   if (error.name === "PrismaClientInitializationError" || PRISMA_UNAVAILABLE.has(String(code))) {
     return "Postgres";
   }
-  if (error.name === "MaxRetriesPerRequestError" || error.message === "Connection is closed.") return "Redis";
+  if (isRedisUnavailable(error)) return "Redis";
   if (NETWORK_UNAVAILABLE.has(String(code)) || NETWORK_UNAVAILABLE.has(String(cause?.code))) {
     // The AWS SDK marks its errors with $metadata; other clients' connection errors are Postgres's or Redis's.
     return "$metadata" in error ? "S3" : "A service Plateau depends on";

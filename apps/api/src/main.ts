@@ -1,7 +1,8 @@
 import { loadConfig } from "@plateau/config";
+import { checkEvictionPolicy } from "@plateau/queue";
 import { ensureBucket } from "@plateau/storage";
 import { closeDeps, createDeps } from "./deps";
-import { reconcileQueue } from "./reconcile";
+import { startReconciler } from "./reconcile";
 import { buildServer } from "./server";
 
 // In-flight requests get this long to finish after SIGTERM before the process exits anyway.
@@ -14,11 +15,11 @@ const app = await buildServer(deps);
 
 // The bucket is created here when missing; if S3 is down the API still starts and /readyz says so.
 await ensureBucket(deps.storage).catch((error) => log.warn({ err: error }, "could not ensure the S3 bucket"));
-await reconcileQueue(deps).then(
-  (count) => log.info({ count }, "queued jobs re-enqueued from Postgres"),
-  (error) =>
-    log.warn({ err: error }, "could not reconcile the queue with Postgres; retry by restarting the API"),
+await checkEvictionPolicy(deps.redis).then(
+  ({ safe, policy, problem }) => (safe ? log.info({ policy }, "Redis eviction policy") : log.error(problem)),
+  (error) => log.warn({ err: error }, "could not read Redis's eviction policy; it must be noeviction"),
 );
+const stopReconciler = startReconciler(deps);
 await app.listen({ host: config.API_HOST, port: config.API_PORT });
 
 let stopping = false;
@@ -33,6 +34,7 @@ async function shutdown(signal: NodeJS.Signals) {
   deadline.unref();
   try {
     await app.close();
+    await stopReconciler();
     await closeDeps(deps);
     log.info("shut down cleanly");
   } catch (error) {

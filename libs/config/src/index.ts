@@ -73,6 +73,12 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     description: "Timeout of each dependency check in /readyz.",
   }),
+  RECONCILE_INTERVAL_MS: Type.Integer({
+    default: 15_000,
+    minimum: 1_000,
+    description:
+      "How often one API instance (whichever holds the lock) compares Postgres with the queue: queued jobs the queue lacks are enqueued, jobs it lost are re-enqueued, jobs it failed for good are failed with its reason.",
+  }),
   SSE_RESYNC_MS: Type.Integer({
     default: 10_000,
     minimum: 100,

@@ -31,8 +31,8 @@ export {
   markRunning,
   type NewJob,
   type Progress,
-  queuedJobIds,
   requestCancel,
+  unfinishedJobs,
   updateProgress,
 } from "./jobs";
 export { ensureDatabase, type MigrateResult, MigrationError, migrate } from "./migrate";

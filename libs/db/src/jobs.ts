@@ -213,12 +213,24 @@ export async function updateProgress(db: DbClient, id: string, progress: Progres
   return count === 1;
 }
 
-/** Ids of jobs Postgres says are waiting for a worker, oldest first (for re-enqueueing). */
-export async function queuedJobIds(db: DbClient): Promise<string[]> {
-  const rows = await db.job.findMany({
-    where: { status: "queued" },
+/**
+ * Jobs Postgres says are waiting for or held by a worker, oldest first, `limit` at a time after `afterId`
+ * in that order (for the reconciler, which compares each with the queue).
+ */
+export function unfinishedJobs(
+  db: DbClient,
+  page: { limit: number; after?: { createdAt: Date; id: string } },
+): Promise<{ id: string; status: JobStatus; createdAt: Date }[]> {
+  const { after } = page;
+  return db.job.findMany({
+    where: {
+      status: { in: ["queued", "running"] },
+      ...(after && {
+        OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }],
+      }),
+    },
     orderBy: [{ createdAt: "asc" }, { id: "asc" }],
-    select: { id: true },
+    select: { id: true, status: true, createdAt: true },
+    take: page.limit,
   });
-  return rows.map((row) => row.id);
 }

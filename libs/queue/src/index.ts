@@ -1,5 +1,15 @@
 export { cancelChannel, jobEventsChannel } from "./channels";
-export { createRedis, type RedisPurpose, redisOptions } from "./connections";
+export {
+  createRedis,
+  isRedisUnavailable,
+  pingQueue,
+  REDIS_COMMAND_TIMEOUT_MS,
+  type RedisPurpose,
+  RedisUnavailableError,
+  redisOptions,
+  withinRedisDeadline,
+} from "./connections";
+export { checkEvictionPolicy, type EvictionCheck, SAFE_EVICTION_POLICY } from "./eviction";
 export {
   createTrainingQueue,
   createTrainingWorker,

@@ -23,7 +23,7 @@ import {
   type Prisma,
   requestCancel,
 } from "@plateau/db";
-import { cancelChannel, enqueueTraining, removeQueued } from "@plateau/queue";
+import { cancelChannel, enqueueTraining, pingQueue, removeQueued, withinRedisDeadline } from "@plateau/queue";
 import { validateJobSpec } from "@plateau/spec";
 import type { FastifyBaseLogger } from "fastify";
 import { bodyCheckedByHandler } from "../app";
@@ -98,6 +98,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
     idempotency: { held: Idempotency; requestHash: string } | null,
   ): Promise<Job> {
     const spec = await validSpec(caller, body);
+    // Redis down or frozen: a 503 before anything is stored (pingQueue gives up within a second), so
+    // a client that retries never makes a job the queue does not hold.
+    await pingQueue(queue);
     const id = randomUUID();
     // The job and its first event commit together: a job is never visible without its history.
     const job = await db.$transaction(async (tx) => {
@@ -122,11 +125,12 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
       return view;
     });
     try {
-      await enqueueTraining(queue, id);
+      await withinRedisDeadline(enqueueTraining(queue, id), "the enqueue");
     } catch (error) {
-      // Postgres holds the job as queued; re-enqueueing every queued row the queue lacks is the
-      // reconciler's job, so the submission itself stands.
-      log.error({ err: error, jobId: id }, "job stored but not enqueued; it waits for reconciliation");
+      // Redis went away between the PING and here. The job is stored as queued and the answer stands:
+      // the periodic reconciler (reconcile.ts) enqueues every queued row the queue lacks within one
+      // RECONCILE_INTERVAL_MS of Redis answering again.
+      log.error({ err: error, jobId: id }, "job stored but not enqueued; the reconciler enqueues it");
     }
     return job;
   }
