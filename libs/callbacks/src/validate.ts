@@ -76,9 +76,13 @@ function checkWebhook(options: Record<string, unknown>): Issue[] {
   const hooks = Array.isArray(options.hooks) ? (options.hooks as unknown[]) : [];
   hooks.forEach((hook, index) => {
     if (typeof hook !== "string" || (WEBHOOK_HOOKS as readonly string[]).includes(hook)) return;
+    const fired = `the hooks that fire are ${WEBHOOK_HOOKS.join(", ")}`;
+    // Keras keeps on_batch_begin/end as backwards-compatible aliases of the on_train_batch_ hooks.
     const message = Object.hasOwn(WEBHOOK_UNFIRED_HOOKS, hook)
-      ? `${WEBHOOK_UNFIRED_HOOKS[hook]}; the hooks that fire are ${WEBHOOK_HOOKS.join(", ")}`
-      : `unknown hook '${hook}'; the hooks that fire are ${WEBHOOK_HOOKS.join(", ")}`;
+      ? `${WEBHOOK_UNFIRED_HOOKS[hook]}; ${fired}`
+      : /^on_batch_(begin|end)$/.test(hook)
+        ? `${hook} is Keras's older name for ${hook.replace("on_batch", "on_train_batch")}: use that`
+        : `unknown hook '${hook}'; ${fired}`;
     issues.push({ path: `/hooks/${index}`, message });
   });
   const batchHook = hooks.some((hook) => WEBHOOK_BATCH_HOOKS.includes(hook as never));

@@ -82,6 +82,22 @@ describe("Webhook in a simulation", () => {
 });
 
 describe("Webhook options", () => {
+  it("name Keras's older batch hook names' replacements", () => {
+    const spec = {
+      type: "Webhook",
+      url: "https://h.example.com/",
+      secret,
+      hooks: ["on_batch_end", "on_batch_begin"],
+    };
+    expect(validateCallbackSpecs([spec])).toEqual([
+      { path: "/0/hooks/0", message: "on_batch_end is Keras's older name for on_train_batch_end: use that" },
+      {
+        path: "/0/hooks/1",
+        message: "on_batch_begin is Keras's older name for on_train_batch_begin: use that",
+      },
+    ]);
+  });
+
   it("are either refused with paths or build a Webhook, whatever the values", () => {
     const value = fc.oneof(
       fc.string(),
