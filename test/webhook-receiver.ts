@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { WEBHOOK_REPLAY_WINDOW_SECONDS } from "@plateau/contract";
 
 /** One request as the receiver saw it, with its signature checked the way a user's receiver would. */
 export interface Received {
@@ -78,7 +79,7 @@ function verify(secret: string, headers: http.IncomingHttpHeaders, body: string)
   const timestamp = String(headers["plateau-timestamp"] ?? "");
   const given = String(headers["plateau-signature"] ?? "");
   const expected = `v1=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
-  const fresh = Math.abs(Date.now() / 1000 - Number(timestamp)) <= 300;
+  const fresh = Math.abs(Date.now() / 1000 - Number(timestamp)) <= WEBHOOK_REPLAY_WINDOW_SECONDS;
   return (
     fresh && given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected))
   );
