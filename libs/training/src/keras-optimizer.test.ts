@@ -1,9 +1,11 @@
 // biome-ignore-all lint/suspicious/noThenProperty: `then` is the Rule spec's documented field; its value is never a function, so these objects are not thenables.
+import { getLearningRate } from "@plateau/callbacks";
 import { type CompileSpec, OPTIMIZER_NAMES } from "@plateau/contract";
 import type { LayersModel, Optimizer, Variable } from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend, type Tf } from "./backend";
 import { buildOptimizer, checkCompile, compileModel, scheduleConflicts } from "./compile";
+import { buildLearningRateSchedule } from "./lr-schedules";
 import { buildModel } from "./model";
 
 let tf: Tf;
@@ -209,6 +211,34 @@ describe("Keras's update rules and base-optimizer arguments, first steps from w 
     const rate = restored as unknown as { learningRate: number };
     rate.learningRate = optimizer.learningRate;
     expect(rate.learningRate).toBe(optimizer.learningRate);
+    model.dispose();
+  });
+
+  it("logs, at each epoch's end, the schedule at the steps taken so far (what run.ts reads into learning_rate)", async () => {
+    const learning_rate = {
+      class_name: "CosineDecay" as const,
+      config: { initial_learning_rate: 0, decay_steps: 8, warmup_target: 0.01, warmup_steps: 4 },
+    };
+    const model = await buildModel(tf, {
+      layers: [{ class_name: "Dense", config: { units: 1, input_shape: [2] } }],
+    });
+    compileModel(tf, model, { optimizer: { name: "adamw", learning_rate }, loss: "mse" });
+    const logged: number[] = [];
+    const [x, y] = [tf.ones([12, 2]), tf.zeros([12, 1])];
+    // 12 rows in batches of 3: four steps per epoch.
+    await model.fit(x, y, {
+      epochs: 3,
+      batchSize: 3,
+      verbose: 0,
+      callbacks: { onEpochEnd: async () => void logged.push(getLearningRate(model)) },
+    });
+    const schedule = buildLearningRateSchedule(learning_rate);
+    expect(logged).toEqual([schedule(4), schedule(8), schedule(12)]);
+    // Warmup done at step 4, halfway down the cosine at 8, at its end (alpha 0) at 12.
+    [0.01, 0.005, 0].forEach((rate, epoch) => {
+      expect(logged[epoch]).toBeCloseTo(rate, 9);
+    });
+    tf.dispose([x, y]);
     model.dispose();
   });
 
