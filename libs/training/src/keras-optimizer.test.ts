@@ -236,7 +236,7 @@ describe("Keras's update rules and base-optimizer arguments, first steps from w 
     expect(logged).toEqual([schedule(4), schedule(8), schedule(12)]);
     // Warmup done at step 4, halfway down the cosine at 8, at its end (alpha 0) at 12.
     [0.01, 0.005, 0].forEach((rate, epoch) => {
-      expect(logged[epoch]).toBeCloseTo(rate, 9);
+      expect(logged[epoch]).toBeCloseTo(rate, 8);
     });
     tf.dispose([x, y]);
     model.dispose();
