@@ -4,6 +4,7 @@ import { installAuth } from "./auth";
 import type { ApiDeps } from "./deps";
 import { installPrometheus } from "./prometheus";
 import { installRateLimit } from "./rate-limit";
+import { installJobLogContext } from "./request-log";
 import { adminRoutes } from "./routes/admin";
 import { callbackRoutes } from "./routes/callbacks";
 import { checkpointRoutes } from "./routes/checkpoints";
@@ -20,6 +21,7 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
   const app = await createApp(deps.config, deps.log);
   installAuth(app, { db: deps.db, adminKey: deps.config.ADMIN_API_KEY });
   installPrometheus(app, deps);
+  installJobLogContext(app);
   await installRateLimit(app, deps);
   await app.register(healthRoutes, {
     timeoutMs: deps.config.READY_TIMEOUT_MS,
