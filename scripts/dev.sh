@@ -10,7 +10,8 @@
 #      .stack/logs/{api,worker}.log;
 #   4. waits for /readyz, submits examples/iris-plateau.json with the CLI and follows it to the end
 #      (epochs, loss, val_loss, lr, callback decisions, then the best checkpoint's model_url);
-#   5. keeps the API and the worker running, their logs shown prefixed, until Ctrl-C stops both.
+#   5. keeps the API and the worker running until Ctrl-C stops both, showing their logs one short colored
+#      line each (scripts/dev-log.ts: a request as method, URL, status and time); the files keep the JSON.
 #
 # Settings come from the environment like everywhere else (API_PORT, WORKER_CONCURRENCY, ...; see the
 # README's configuration table). The CLI is pointed at this API through PLATEAU_API_URL and given the
@@ -140,15 +141,12 @@ Try (every /v1 request carries the dev tenant's key; the CLI finds it in .stack/
   npm run cli -- tenants create team-a       # then keys create --tenant <id>; admin commands read .stack/admin-key
   npm run cli -- --help
 
-Ctrl-C stops the API and the worker. Their logs follow, prefixed.
+Ctrl-C stops the API and the worker. Their logs follow, one line each (the JSON is in .stack/logs/).
 
 EOF
 
-# Both logs, prefixed with their process's name, until Ctrl-C or until either process exits.
-tail -n 0 -F "$LOG_DIR/api.log" "$LOG_DIR/worker.log" 2>/dev/null > >(
-  awk '/^==> .* <==$/ { n = split($2, part, "/"); name = part[n]; sub(/\.log$/, "", name); next }
-       NF { print "[" name "] " $0; fflush() }'
-) &
+# Both logs, one short line each with their process's name, until Ctrl-C or until either process exits.
+tail -n 0 -F "$LOG_DIR/api.log" "$LOG_DIR/worker.log" 2>/dev/null > >("$TSX" scripts/dev-log.ts) &
 children+=("$!")
 while kill -0 "$API_PID" 2>/dev/null && kill -0 "$WORKER_PID" 2>/dev/null; do sleep 1; done
 # Ctrl-C reaches the API and the worker too, and they may exit before this shell runs its trap: give
