@@ -113,6 +113,32 @@ describe("Keras vocabulary at submission", () => {
     });
   }
 
+  it("accepts an optimizer as keras.optimizers.serialize writes it", async () => {
+    const spec = variant((s) => {
+      const { name: _name, ...config } = s.compile.optimizer;
+      s.compile.optimizer = {
+        module: "keras.optimizers",
+        class_name: "AdamW",
+        config: { name: "adamw", ...config, use_ema: false, loss_scale_factor: null },
+        registered_name: null,
+      };
+    });
+    const response = await submit(spec);
+    expect(response.statusCode, response.body).toBe(201);
+    const refused = await submit(
+      variant((s) => {
+        s.compile.optimizer = { class_name: "Ftrl", config: {} };
+      }),
+    );
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().details).toEqual([
+      {
+        path: "/compile/optimizer/class_name",
+        message: expect.stringMatching(/^must be one of "SGD", "Adam", "AdamW", /),
+      },
+    ]);
+  });
+
   it("accepts the new layers and activations", async () => {
     const spec = variant((s) => {
       s.model.layers = [

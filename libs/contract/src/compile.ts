@@ -9,10 +9,12 @@ import {
   type LossClassName,
   type LossName,
   METRIC_NAMES,
+  OPTIMIZER_CLASSES,
   OPTIMIZER_COMMON_ARGS,
   OPTIMIZER_DEFAULTS,
   OPTIMIZER_NAMES,
   OPTIMIZER_REFUSED_ARGS,
+  type OptimizerClassName,
   type OptimizerName,
 } from "./keras-names";
 import { LearningRateScheduleSchema, type LearningRateScheduleSpec } from "./schedules";
@@ -61,37 +63,66 @@ const refusedArgs = Object.fromEntries(
   ]),
 );
 
-function optimizerSchema(name: OptimizerName): TSchema {
+/** An optimizer's Keras parameters (its own, the common ones, learning_rate), as {name, ...} or a config. */
+function optimizerParams(name: OptimizerName): Record<string, TSchema> {
   const params = paramSchemas(OPTIMIZER_DEFAULTS[name]);
+  return {
+    ...commonArgs,
+    ...refusedArgs,
+    ...params,
+    learning_rate: Type.Optional(
+      Type.Union(
+        [
+          Type.Number({
+            minimum: 0,
+            maximum: FLOAT32_MAX,
+            description: `Keras default: ${OPTIMIZER_DEFAULTS[name].learning_rate}.`,
+          }),
+          LearningRateScheduleSchema,
+        ],
+        { description: "A number, or a Keras learning-rate schedule object stepped every batch." },
+      ),
+    ),
+  };
+}
+
+function optimizerSchema(name: OptimizerName): TSchema {
+  return Type.Object({ name: Type.Literal(name), ...optimizerParams(name) }, { ...strict, title: name });
+}
+
+/** An optimizer as `keras.optimizers.serialize` writes it; `config.name` is Keras's instance name. */
+function optimizerClassSchema(className: OptimizerClassName): TSchema {
   return Type.Object(
     {
-      name: Type.Literal(name),
-      ...commonArgs,
-      ...refusedArgs,
-      ...params,
-      learning_rate: Type.Optional(
-        Type.Union(
-          [
-            Type.Number({
-              minimum: 0,
-              maximum: FLOAT32_MAX,
-              description: `Keras default: ${OPTIMIZER_DEFAULTS[name].learning_rate}.`,
-            }),
-            LearningRateScheduleSchema,
-          ],
-          { description: "A number, or a Keras learning-rate schedule object stepped every batch." },
+      class_name: Type.Literal(className),
+      config: Type.Optional(
+        Type.Object(
+          {
+            name: Type.Optional(Type.String({ maxLength: 200 })),
+            ...optimizerParams(OPTIMIZER_CLASSES[className]),
+          },
+          strict,
         ),
       ),
+      module: Type.Optional(Type.Literal("keras.optimizers")),
+      registered_name: Type.Optional(Type.Null()),
     },
-    { ...strict, title: name },
+    { ...strict, title: className },
   );
 }
 
-export const OptimizerSpecSchema = Type.Unsafe<OptimizerName | OptimizerSpec>(
-  Type.Union([names(OPTIMIZER_NAMES), ...OPTIMIZER_NAMES.map(optimizerSchema)], {
-    description:
-      'An optimizer by name with Keras defaults ("adam"), or {name, ...Keras parameters}: the optimizer\'s own, Keras\'s weight_decay/clipnorm/clipvalue/global_clipnorm, and learning_rate as a number or a schedule object. "momentum" is SGD with momentum 0.9 unless given.',
-  }),
+export const OptimizerSpecSchema = Type.Unsafe<OptimizerName | OptimizerSpec | OptimizerClassSpec>(
+  Type.Union(
+    [
+      names(OPTIMIZER_NAMES),
+      ...OPTIMIZER_NAMES.map(optimizerSchema),
+      ...(Object.keys(OPTIMIZER_CLASSES) as OptimizerClassName[]).map(optimizerClassSchema),
+    ],
+    {
+      description:
+        'An optimizer by name with Keras defaults ("adam"), or {name, ...Keras parameters}: the optimizer\'s own, Keras\'s weight_decay/clipnorm/clipvalue/global_clipnorm, and learning_rate as a number or a schedule object; or as keras.optimizers.serialize writes it, {"class_name": "AdamW", "config": {...}}. "momentum" is SGD with momentum 0.9 unless given.',
+    },
+  ),
 );
 
 function lossClassSchema(name: LossClassName): TSchema {
@@ -141,6 +172,12 @@ export const CompileSpecSchema = Type.Object(
   { ...strict, description: "Keras model.compile arguments." },
 );
 
+export type OptimizerClassSpec = {
+  class_name: OptimizerClassName;
+  config?: Record<string, number | boolean | string | null | LearningRateScheduleSpec>;
+  module?: "keras.optimizers";
+  registered_name?: null;
+};
 export type OptimizerSpec = {
   name: OptimizerName;
   learning_rate?: number | LearningRateScheduleSpec;

@@ -42,6 +42,20 @@ export const OPTIMIZER_DEFAULTS: Readonly<Record<OptimizerName, Readonly<Record<
   };
 export const OPTIMIZER_NAMES = Object.keys(OPTIMIZER_DEFAULTS) as OptimizerName[];
 
+/** Keras optimizer classes (as `keras.optimizers.serialize` names them) → Plateau's optimizer names. */
+export const OPTIMIZER_CLASSES = {
+  SGD: "sgd",
+  Adam: "adam",
+  AdamW: "adamw",
+  Adamax: "adamax",
+  Nadam: "nadam",
+  Lion: "lion",
+  RMSprop: "rmsprop",
+  Adagrad: "adagrad",
+  Adadelta: "adadelta",
+} as const satisfies Readonly<Record<string, OptimizerName>>;
+export type OptimizerClassName = keyof typeof OPTIMIZER_CLASSES;
+
 /**
  * The arguments every Keras 3 optimizer takes (keras/src/optimizers/base_optimizer.py), null meaning off.
  * Only one of the three clip arguments may be set, as in Keras.

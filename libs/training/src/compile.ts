@@ -8,9 +8,11 @@ import {
   type LearningRateScheduleSpec,
   type LossName,
   type MetricName,
+  OPTIMIZER_CLASSES,
   OPTIMIZER_COMMON_ARGS,
   OPTIMIZER_DEFAULTS,
   OPTIMIZER_REFUSED_ARGS,
+  type OptimizerClassName,
   type OptimizerName,
   SCHEDULE_CLASS_NAMES,
 } from "@plateau/contract";
@@ -25,6 +27,7 @@ import {
   type UpdateRule,
   usesKerasArgs,
 } from "./keras-optimizer";
+import { serializedWrapperIssues } from "./keras-serialized";
 import {
   adadeltaRule,
   adagradRule,
@@ -165,11 +168,29 @@ export const METRICS: Readonly<Record<MetricName, MetricRule>> = {
   auc: { keras: "auc", logKey: "auc" },
 };
 
-function optimizerParts(spec: unknown): { name: unknown; params: Record<string, unknown> } {
-  if (typeof spec === "string") return { name: spec, params: {} };
-  if (!isObject(spec)) return { name: undefined, params: {} };
+/**
+ * An optimizer spec's name, parameters and where they sit: `"adam"`, `{name, ...params}`, or Keras's
+ * serialized `{class_name, config}` (its config's `name` is Keras's instance name, not the optimizer).
+ */
+function optimizerParts(
+  spec: unknown,
+  path: string,
+): { name: unknown; params: Record<string, unknown>; namePath: string; paramsPath: string } {
+  if (typeof spec === "string") return { name: spec, params: {}, namePath: path, paramsPath: path };
+  if (!isObject(spec)) return { name: undefined, params: {}, namePath: path, paramsPath: path };
+  if ("class_name" in spec) {
+    const { class_name, config } = spec;
+    const known = typeof class_name === "string" && Object.hasOwn(OPTIMIZER_CLASSES, class_name);
+    const { name: _instanceName, ...params } = isObject(config) ? config : {};
+    return {
+      name: known ? OPTIMIZER_CLASSES[class_name as OptimizerClassName] : class_name,
+      params,
+      namePath: `${path}/class_name`,
+      paramsPath: `${path}/config`,
+    };
+  }
   const { name, ...params } = spec;
-  return { name, params };
+  return { name, params, namePath: `${path}/name`, paramsPath: path };
 }
 
 interface OptimizerParams {
@@ -209,11 +230,17 @@ function learningRateIssues(value: unknown, path: string): Issue[] {
 
 /** Keras optimizer spec → the full parameter set (defaults filled), or issues. */
 function optimizerParams(spec: unknown, path: string, issues: Issue[]): OptimizerParams | null {
-  const { name, params } = optimizerParts(spec);
+  const { name, params, namePath, paramsPath } = optimizerParts(spec, path);
+  if (isObject(spec) && "class_name" in spec) {
+    issues.push(...serializedWrapperIssues(spec, path, "keras.optimizers", "an optimizer"));
+    if (spec.config !== undefined && !isObject(spec.config))
+      issues.push({ path: `${path}/config`, message: "must be an object" });
+  }
   if (!isOptimizerName(name)) {
+    const classes = namePath.endsWith("/class_name");
     issues.push({
-      path: typeof spec === "string" ? path : `${path}/name`,
-      message: `unsupported optimizer ${JSON.stringify(name)}; supported: ${Object.keys(OPTIMIZER_DEFAULTS).join(", ")}`,
+      path: namePath,
+      message: `unsupported optimizer ${JSON.stringify(name)}; supported: ${Object.keys(classes ? OPTIMIZER_CLASSES : OPTIMIZER_DEFAULTS).join(", ")}`,
     });
     return null;
   }
@@ -228,7 +255,7 @@ function optimizerParams(spec: unknown, path: string, issues: Issue[]): Optimize
   let learningRate: number | LearningRateScheduleSpec = defaults.learning_rate as number;
   const before = issues.length;
   for (const [key, value] of Object.entries(params)) {
-    const at = `${path}/${key}`;
+    const at = `${paramsPath}/${key}`;
     const common =
       !(key in defaults) &&
       (key in OPTIMIZER_REFUSED_ARGS || (OPTIMIZER_COMMON_ARGS as readonly string[]).includes(key));
@@ -255,13 +282,13 @@ function optimizerParams(spec: unknown, path: string, issues: Issue[]): Optimize
   const clips = CLIP_ARGS.filter((key) => out[key] !== null);
   if (clips.length > 1) {
     issues.push({
-      path: `${path}/${clips[1]}`,
+      path: `${paramsPath}/${clips[1]}`,
       message: `only one of clipnorm, clipvalue and global_clipnorm can be set (Keras raises ValueError); got ${clips.join(" and ")}`,
     });
   }
   if (name === "lion" && ((out.beta_1 as number) <= 0 || (out.beta_1 as number) > 1)) {
     issues.push({
-      path: `${path}/beta_1`,
+      path: `${paramsPath}/beta_1`,
       message: "must be in (0, 1]; otherwise Lion degenerates to SignSGD (Keras raises ValueError)",
     });
   }
@@ -335,9 +362,10 @@ function ruleRateSetters(then: unknown, path: string): string[] {
  */
 export function scheduleConflicts(spec: { compile?: unknown; callbacks?: unknown }): Issue[] {
   const optimizer = isObject(spec.compile) ? spec.compile.optimizer : undefined;
-  const rate = isObject(optimizer) ? optimizer.learning_rate : undefined;
+  const { params, paramsPath } = optimizerParts(optimizer, "/compile/optimizer");
+  const rate = params.learning_rate;
   if (!isScheduleSpec(rate) || !Array.isArray(spec.callbacks)) return [];
-  const why = `/compile/optimizer/learning_rate is a ${rate.class_name} schedule, and Keras refuses to set a schedule-driven rate (TypeError: ${SCHEDULE_NOT_SETTABLE})`;
+  const why = `${paramsPath}/learning_rate is a ${rate.class_name} schedule, and Keras refuses to set a schedule-driven rate (TypeError: ${SCHEDULE_NOT_SETTABLE})`;
   return spec.callbacks.flatMap((callback, i): Issue[] => {
     if (!isObject(callback)) return [];
     const does = RATE_SETTERS[callback.type as string];

@@ -294,6 +294,65 @@ describe("optimizer arguments at submission", () => {
     ]);
   });
 
+  it("takes an optimizer as keras.optimizers.serialize writes it, naming fields under config", async () => {
+    // Keras 3's AdamW(learning_rate=CosineDecay(...), global_clipnorm=1.0), serialized.
+    const serialized = {
+      module: "keras.optimizers",
+      class_name: "AdamW",
+      config: {
+        name: "adamw",
+        learning_rate: {
+          module: "keras.optimizers.schedules",
+          class_name: "CosineDecay",
+          config: {
+            initial_learning_rate: 0.001,
+            decay_steps: 100,
+            alpha: 0.0,
+            name: "CosineDecay",
+            warmup_target: null,
+            warmup_steps: 0,
+          },
+          registered_name: null,
+        },
+        weight_decay: 0.004,
+        clipnorm: null,
+        global_clipnorm: 1.0,
+        clipvalue: null,
+        use_ema: false,
+        ema_momentum: 0.99,
+        ema_overwrite_frequency: null,
+        loss_scale_factor: null,
+        gradient_accumulation_steps: null,
+        beta_1: 0.9,
+        beta_2: 0.999,
+        epsilon: 1e-7,
+        amsgrad: false,
+      },
+      registered_name: null,
+    };
+    expect(paths(serialized)).toEqual([]);
+    expect(buildOptimizer(tf, serialized as never).getClassName()).toBe("PlateauAdamW");
+    const { w: fromSerialized } = await weightAfterSteps(serialized as never, 2);
+    const { w: fromName } = await weightAfterSteps(
+      { name: "adamw", learning_rate: serialized.config.learning_rate, global_clipnorm: 1 } as never,
+      2,
+    );
+    expect(fromSerialized).toBe(fromName);
+    expect(paths({ class_name: "Ftrl", config: {} })[0]).toMatch(
+      /^\/compile\/optimizer\/class_name: unsupported optimizer "Ftrl"; supported: SGD, Adam, AdamW/,
+    );
+    expect(paths({ ...serialized, config: { ...serialized.config, clipvalue: 1 } })[0]).toMatch(
+      /^\/compile\/optimizer\/config\/global_clipnorm: only one of/,
+    );
+    expect(paths({ ...serialized, module: "keras.src" })).toEqual([
+      '/compile/optimizer/module: must be "keras.optimizers"',
+    ]);
+    expect(
+      scheduleConflicts({ compile: { optimizer: serialized }, callbacks: [{ type: "ReduceLROnPlateau" }] })[0]
+        .message,
+    ).toMatch(/\/compile\/optimizer\/config\/learning_rate is a CosineDecay schedule/);
+  });
+
   it("checks schedule objects: known classes, and what Keras raises for PiecewiseConstantDecay", () => {
     expect(
       paths({

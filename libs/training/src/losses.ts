@@ -12,6 +12,7 @@ import {
 import type { Tensor } from "@tensorflow/tfjs";
 import type { Tf } from "./backend";
 import { isObject } from "./keras-config";
+import { serializedWrapperIssues } from "./keras-serialized";
 
 /**
  * Keras's losses that tfjs lacks or computes differently, as Keras's formulas in tfjs ops (no device
@@ -105,8 +106,6 @@ export const TFJS_TWINS: Readonly<Partial<Record<LossClassName, string>>> = {
 /** Loss names Plateau computes itself (rather than with tfjs's loss of that name), as their classes. */
 const NAMED_CLASSES: Readonly<Record<string, LossClassName>> = { huber: "Huber" };
 
-const TOP_KEYS = ["class_name", "config", "module", "registered_name"];
-
 function parseObject(spec: Record<string, unknown>, path: string, issues: Issue[]) {
   const name = spec.class_name;
   if (!isLossClassName(name)) {
@@ -116,21 +115,7 @@ function parseObject(spec: Record<string, unknown>, path: string, issues: Issue[
     });
     return null;
   }
-  for (const key of Object.keys(spec)) {
-    if (!TOP_KEYS.includes(key)) {
-      issues.push({
-        path: `${path}/${key}`,
-        message: `unknown key "${key}"; a loss object has ${TOP_KEYS.join(", ")}`,
-      });
-    }
-  }
-  if (spec.module !== undefined && spec.module !== "keras.losses")
-    issues.push({ path: `${path}/module`, message: 'must be "keras.losses"' });
-  if (spec.registered_name !== undefined && spec.registered_name !== null)
-    issues.push({
-      path: `${path}/registered_name`,
-      message: "must be null (custom losses are not supported)",
-    });
+  issues.push(...serializedWrapperIssues(spec, path, "keras.losses", "a loss"));
   const config = spec.config ?? {};
   if (!isObject(config)) {
     issues.push({ path: `${path}/config`, message: "must be an object" });

@@ -105,11 +105,15 @@ function discriminatorIssue(variants: TSchema[], value: Record<string, unknown>,
       fields.set(name, [...new Set([...(fields.get(name) ?? []), ...allowed])]);
     }
   }
+  const options = (name: string) => (fields.get(name) ?? []).map((a) => JSON.stringify(a)).join(", ");
+  // A field the value gives wrongly names the mistake better than one it leaves out (an unknown
+  // `class_name` rather than the missing `name` of the other form).
   for (const [name, allowed] of fields) {
-    const options = allowed.map((a) => JSON.stringify(a)).join(", ");
-    if (!(name in value)) return { path: `${path}/${name}`, message: `is required: one of ${options}` };
-    if (!allowed.includes(value[name]))
-      return { path: `${path}/${name}`, message: `must be one of ${options}` };
+    if (name in value && !allowed.includes(value[name]))
+      return { path: `${path}/${name}`, message: `must be one of ${options(name)}` };
+  }
+  for (const name of fields.keys()) {
+    if (!(name in value)) return { path: `${path}/${name}`, message: `is required: one of ${options(name)}` };
   }
   const [first] = fields.keys();
   const combination = [...fields.keys()].map((name) => `${name}=${JSON.stringify(value[name])}`).join(", ");
