@@ -5,8 +5,13 @@
 # build`: api.js, worker.js, cli.js and migrate.js, the migration runner), prisma/migrations,
 # package.json and production node_modules. No sources, no libs/, no dev dependencies (tsx, tsup, prisma).
 
-ARG NODE_IMAGE=node:20-bookworm-slim
-# @tensorflow/tfjs-node-gpu 4.22 is built against libtensorflow 2.9: CUDA 11.2 and cuDNN 8.1.
+# Pinned to versions (package.json's engines wants Node ^20.20.2 || >=22.12); upgrade them on purpose.
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# @tensorflow/tfjs-node-gpu 4.22.0 loads libtensorflow 2.9.1, which is built for exactly CUDA 11.2 and
+# cuDNN 8.1: this image carries CUDA 11.2.2 and cuDNN 8.1.1 (runtime libraries only; the host needs an
+# NVIDIA driver >= 460.32 and the NVIDIA Container Toolkit). Should the tag disappear from the registry,
+# build the same from ubuntu:20.04 with NVIDIA's apt repository: cuda-libraries-11-2 and
+# libcudnn8=8.1.1.*-1+cuda11.2.
 ARG CUDA_IMAGE=nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04
 
 FROM ${NODE_IMAGE} AS base
@@ -41,11 +46,20 @@ RUN npm install --no-save --omit=dev --omit=optional --ignore-scripts --no-audit
  && npm rebuild @tensorflow/tfjs-node \
  && rm -rf node_modules/@plateau
 
-# The optional dependency tfjs-node-gpu, with its GPU libtensorflow. Downloading needs no GPU.
+# The optional dependency tfjs-node-gpu with its native parts, fetched at build time (no GPU needed):
+# `npm rebuild` runs its install script, which downloads libtensorflow-gpu-linux-x86_64-2.9.1.tar.gz from
+# Google's storage (TFJS_NODE_CDN_STORAGE or TFJS_NODE_BASE_URI point it at a mirror) into
+# node_modules/@tensorflow/tfjs-node-gpu/deps/, then `node-pre-gyp install --fallback-to-build` fetches
+# the prebuilt N-API addon (tfjs_binding.node, under lib/napi-v8/) or, when none is found, compiles it with
+# node-gyp: hence python3, make and g++ in this build stage only.
 FROM base AS gpu-deps
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=manifests /app ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm rebuild @tensorflow/tfjs-node-gpu \
+ && test -f node_modules/@tensorflow/tfjs-node-gpu/deps/lib/libtensorflow.so.2 \
  && rm -rf node_modules/@plateau
 
 # What every image holds besides node_modules. package.json makes dist/*.js ES modules ("type": "module");
@@ -68,7 +82,12 @@ CMD ["node", "--enable-source-maps", "dist/api.js"]
 
 FROM app AS worker
 COPY --from=worker-deps /app/node_modules ./node_modules
+# /metrics and /healthz (apps/worker/src/metrics-server.ts); WORKER_METRICS_PORT=0 turns them off.
+ENV WORKER_METRICS_PORT=9464
+EXPOSE 9464
 USER node
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.WORKER_METRICS_PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 CMD ["node", "--enable-source-maps", "dist/worker.js"]
 
 FROM ${CUDA_IMAGE} AS worker-gpu
@@ -78,7 +97,18 @@ WORKDIR /app
 ENV NODE_ENV=production
 # Let TensorFlow take GPU memory as it needs it rather than all of it at start-up.
 ENV TF_FORCE_GPU_ALLOW_GROWTH=true
+# libtensorflow 2.9.1 carries kernels compiled for the GPU architectures of its day and PTX for the newest
+# of them; on a newer GPU (Hopper, sm_90) the driver compiles that PTX on first use, which can take many
+# minutes the first time a kernel runs. The driver keeps what it compiled in CUDA_CACHE_PATH: mount a
+# volume there (docker-compose.yml does) so it is done once per volume, not once per container start. The
+# default cache (256 MiB) is too small for TensorFlow's kernels; 4 GiB is the most the driver allows.
+ENV CUDA_CACHE_PATH=/var/cache/cuda CUDA_CACHE_MAXSIZE=4294967296
+RUN mkdir -p /var/cache/cuda && chown 1000:1000 /var/cache/cuda
 COPY --from=app /app ./
 COPY --from=gpu-deps /app/node_modules ./node_modules
+ENV WORKER_METRICS_PORT=9464
+EXPOSE 9464
 USER 1000:1000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.WORKER_METRICS_PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 CMD ["node", "--enable-source-maps", "dist/worker.js"]

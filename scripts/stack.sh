@@ -24,6 +24,8 @@ LOCAL_REDIS_URL="redis://127.0.0.1:6379"
 # Keep in step with the minio service in docker-compose.yml.
 MINIO_USER="plateau"
 MINIO_PASSWORD="plateau-secret"
+# The compose postgres requires a password (POSTGRES_PASSWORD); these stores serve development and tests.
+COMPOSE_POSTGRES_PASSWORD="${POSTGRES_PASSWORD:-plateau-dev}"
 
 log() { echo "stack: $*" >&2; }
 die() {
@@ -40,9 +42,9 @@ docker_answers() {
 compose() {
   local admin="${ADMIN_API_KEY:-unused-by-stack-sh-which-starts-only-the-stores}"
   if docker compose version >/dev/null 2>&1; then
-    ADMIN_API_KEY="$admin" docker compose -f "$ROOT/docker-compose.yml" "$@"
+    ADMIN_API_KEY="$admin" POSTGRES_PASSWORD="$COMPOSE_POSTGRES_PASSWORD" docker compose -f "$ROOT/docker-compose.yml" "$@"
   elif command -v docker-compose >/dev/null 2>&1; then
-    ADMIN_API_KEY="$admin" docker-compose -f "$ROOT/docker-compose.yml" "$@"
+    ADMIN_API_KEY="$admin" POSTGRES_PASSWORD="$COMPOSE_POSTGRES_PASSWORD" docker-compose -f "$ROOT/docker-compose.yml" "$@"
   else
     die "a Docker daemon answers but neither 'docker compose' nor 'docker-compose' is installed"
   fi
@@ -63,12 +65,14 @@ print_env() {
   local m
   m="$(mode)"
   local s3_default_endpoint="http://127.0.0.1:$S3RVER_PORT" key="S3RVER" secret="S3RVER"
+  local database_url="$LOCAL_DATABASE_URL"
   if [[ "$m" == docker ]]; then
     s3_default_endpoint="http://127.0.0.1:9000" key="$MINIO_USER" secret="$MINIO_PASSWORD"
+    database_url="postgresql://postgres:$COMPOSE_POSTGRES_PASSWORD@127.0.0.1:5432/plateau"
   fi
   local line
   for line in \
-    "DATABASE_URL=${DATABASE_URL:-$LOCAL_DATABASE_URL}" \
+    "DATABASE_URL=${DATABASE_URL:-$database_url}" \
     "REDIS_URL=${REDIS_URL:-$LOCAL_REDIS_URL}" \
     "S3_ENDPOINT=${S3_ENDPOINT:-$s3_default_endpoint}" \
     "S3_ACCESS_KEY_ID=${S3_ACCESS_KEY_ID:-$key}" \

@@ -7,12 +7,21 @@ import { parse } from "yaml";
 
 const read = (file: string) => readFileSync(new URL(`../${file}`, import.meta.url), "utf8");
 
+interface Device {
+  driver?: string;
+  count?: number | string;
+  device_ids?: string[];
+  capabilities?: string[];
+}
 interface Service {
+  image?: string;
   build?: { target?: string };
   command?: string[];
   environment?: Record<string, string>;
   profiles?: string[];
-  deploy?: { resources?: { reservations?: { devices?: { driver?: string; capabilities?: string[] }[] } } };
+  volumes?: string[];
+  healthcheck?: { test?: string[] };
+  deploy?: { resources?: { reservations?: { devices?: Device[] } } };
 }
 // Compose resolves YAML merge keys (<<: *anchor), so the test does too.
 const compose = parse(read("docker-compose.yml"), { merge: true }) as { services: Record<string, Service> };
@@ -69,7 +78,9 @@ describe("docker-compose.yml", () => {
 
   it("passes the application only settings that libs/config knows", () => {
     const known = Object.keys(ConfigSchema.properties);
-    for (const name of ["migrate", "api", "worker", "worker-gpu"]) {
+    const ours = Object.keys(compose.services).filter((name) => compose.services[name].build);
+    expect(ours).toEqual(expect.arrayContaining(["migrate", "api", "worker", "worker-gpu-0"]));
+    for (const name of ours) {
       const keys = Object.keys(compose.services[name].environment ?? {});
       expect(keys.length, name).toBeGreaterThan(0);
       expect(
@@ -82,6 +93,7 @@ describe("docker-compose.yml", () => {
   it("runs compiled JavaScript from images holding dist/, prisma/migrations, package.json and node_modules only", () => {
     const stages = dockerfileStages();
     for (const stage of ["app", "api", "worker", "worker-gpu"]) {
+      expect(stages[stage], stage).toBeDefined();
       const copies = stages[stage].filter((line) => /^COPY\s/.test(line));
       expect(copies.length, stage).toBeGreaterThan(0);
       for (const copy of copies) {
@@ -105,14 +117,71 @@ describe("docker-compose.yml", () => {
     expect(compose.services.migrate.command).toEqual(["node", "--enable-source-maps", "dist/migrate.js"]);
   });
 
-  it("runs the GPU worker only under the gpu profile, with an NVIDIA device reserved", () => {
-    const gpu = compose.services["worker-gpu"];
-    expect(gpu.profiles).toEqual(["gpu"]);
-    expect(gpu.deploy?.resources?.reservations?.devices).toEqual([
-      expect.objectContaining({ driver: "nvidia", capabilities: ["gpu"] }),
-    ]);
-    for (const [name, service] of Object.entries(compose.services)) {
-      if (name !== "worker-gpu") expect(service.profiles, name).toBeUndefined();
+  it("runs GPU workers only under the gpu profile, each pinned to a device of its own", () => {
+    const gpu = Object.entries(compose.services).filter(
+      ([, service]) => service.build?.target === "worker-gpu",
+    );
+    expect(gpu.length).toBeGreaterThan(0);
+    const pinned: string[] = [];
+    for (const [name, service] of gpu) {
+      expect(service.profiles, name).toEqual(["gpu"]);
+      const devices = service.deploy?.resources?.reservations?.devices ?? [];
+      expect(devices, name).toEqual([
+        { driver: "nvidia", device_ids: [expect.any(String)], capabilities: ["gpu"] },
+      ]);
+      const id = devices[0].device_ids![0];
+      pinned.push(id);
+      // It says which device it is in GET /v1/workers, and keeps the PTX JIT cache of that device.
+      expect(service.environment?.WORKER_DEVICE, name).toBe(`gpu:${id}`);
+      expect(service.environment?.TFJS_BACKEND, name).toBe("tensorflow-gpu");
+      expect(service.volumes, name).toEqual([expect.stringMatching(/^[\w-]+:\/var\/cache\/cuda$/)]);
     }
+    expect(new Set(pinned).size).toBe(pinned.length);
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (service.build?.target !== "worker-gpu") expect(service.profiles, name).toBeUndefined();
+    }
+  });
+
+  it("checks every long-running service's health, the workers' through their /healthz", () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (name === "migrate") continue;
+      expect(service.healthcheck?.test?.length, name).toBeGreaterThan(0);
+    }
+    const workers = Object.entries(compose.services).filter(([, s]) => s.build?.target?.startsWith("worker"));
+    expect(workers.length).toBeGreaterThan(1);
+    for (const [name, worker] of workers) {
+      const port = worker.environment?.WORKER_METRICS_PORT;
+      expect(Number(port), name).toBeGreaterThan(0);
+      expect(worker.healthcheck?.test?.join(" "), name).toContain(`http://127.0.0.1:${port}/healthz`);
+    }
+  });
+
+  it("pins every image it pulls to a version, in the compose file and the Dockerfile", () => {
+    const pulled = Object.values(compose.services).flatMap((service) =>
+      service.build ? [] : [service.image!],
+    );
+    const dockerfile = read("Dockerfile");
+    const bases = [...dockerfile.matchAll(/^ARG \w+_IMAGE=(\S+)$/gm)].map((match) => match[1]);
+    expect(pulled.length).toBeGreaterThan(2);
+    expect(bases.length).toBeGreaterThan(1);
+    for (const image of [...pulled, ...bases]) {
+      const tag = /:([^/:]+)$/.exec(image)?.[1] ?? "";
+      expect(tag, image).toMatch(/\d+[.-]\d+/);
+      expect(tag, image).not.toMatch(/latest/);
+    }
+    // FROM names only these arguments or the file's own stages.
+    for (const [, from] of dockerfile.matchAll(/^FROM (\S+)/gm))
+      expect(from, from).toMatch(/^(\$\{\w+_IMAGE\}|[a-z-]+)$/);
+  });
+
+  it("takes Postgres's password and what clients are told to fetch from the environment", () => {
+    const postgres = compose.services.postgres.environment ?? {};
+    expect(postgres.POSTGRES_PASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?/);
+    expect(postgres).not.toHaveProperty("POSTGRES_HOST_AUTH_METHOD");
+    expect(compose.services.api.environment?.DATABASE_URL).toMatch(
+      /^postgresql:\/\/postgres:\$\{POSTGRES_PASSWORD:\?[^}]*\}@postgres:5432\/plateau$/,
+    );
+    expect(compose.services.api.environment?.PUBLIC_URL).toMatch(/^\$\{PUBLIC_URL:-http/);
+    expect(compose.services.api.environment?.S3_PUBLIC_ENDPOINT).toMatch(/^\$\{S3_PUBLIC_ENDPOINT-http/);
   });
 });
