@@ -195,5 +195,6 @@ export class PlateauClient {
 }
 
 function contentTypeFor(filename: string): string {
+  if (/\.np[yz]$/i.test(filename)) return "application/octet-stream";
   return /\.jsonl$|\.ndjson$/i.test(filename) ? "application/x-ndjson" : "text/csv";
 }

@@ -10,6 +10,7 @@
 import type { CompileSpec, DataSource, DataSpec, FitSpec, Issue, ModelSpec } from "@plateau/contract";
 import { pointerToken } from "@plateau/contract";
 import { inputsOf, sourceSize } from "./data-size";
+import { formatOf } from "./file-source";
 import { kerasJsonTopology } from "./keras-json";
 import { firstShape } from "./samples";
 
@@ -164,8 +165,10 @@ function sampleShapesOf(source: DataSource): Map<string, number[]> | null {
   }
   const size = sourceSize(source);
   if (size !== null) return new Map([["", [size.features]]]);
-  if ((source.source === "uri" || source.source === "dataset") && source.features)
-    return new Map([["", [source.features.length]]]);
+  // One JSONL column may hold a list (a sequence, an image): its width is known once read.
+  const file = source.source === "uri" || source.source === "dataset" ? source : null;
+  if (file?.features && (file.features.length > 1 || formatOf(file) === "csv"))
+    return new Map([["", [file.features.length]]]);
   return null;
 }
 
