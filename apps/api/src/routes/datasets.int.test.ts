@@ -1,5 +1,7 @@
 import { loadConfig } from "@plateau/config";
 import { getObjectText, listKeys } from "@plateau/storage";
+import { zipSync } from "fflate";
+import { dump } from "npyjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApi, type TestApi } from "../test-api";
 
@@ -13,7 +15,7 @@ afterAll(async () => {
   await api.close();
 });
 
-const upload = (filename: string, contentType: string, payload: string) =>
+const upload = (filename: string, contentType: string, payload: string | Buffer) =>
   api.inject({
     method: "POST",
     url: "/v1/datasets",
@@ -98,6 +100,62 @@ describe("datasets", () => {
     expect(badName.json().details).toEqual([{ path: "/querystring/filename", message: expect.any(String) }]);
     const untyped = await upload("x.csv", "application/pdf", csv);
     expect(untyped.statusCode).toBe(415);
+    expect((await listKeys(api.deps.storage, "datasets/")).length).toBe(before);
+  });
+
+  it("stores .npy and .npz uploads with each array's dtype and shape, and refuses pickles and Fortran order", async () => {
+    const x = Buffer.from(dump(new Float32Array(12), [3, 2, 2]));
+    const npy = await upload("images.npy", "application/octet-stream", x);
+    expect(npy.statusCode).toBe(201);
+    expect(npy.json()).toMatchObject({
+      format: "npy",
+      columns: ["array"],
+      rows: 3,
+      arrays: [{ name: "array", dtype: "float32", shape: [3, 2, 2] }],
+      size_bytes: x.length,
+    });
+    const y = Buffer.from(dump(new Uint8Array([0, 1, 1]), [3]));
+    const npz = await upload(
+      "train.npz",
+      "application/zip",
+      Buffer.from(zipSync({ "x.npy": x, "y.npy": y })),
+    );
+    expect(npz.statusCode).toBe(201);
+    expect(npz.json()).toMatchObject({
+      format: "npz",
+      columns: ["x", "y"],
+      arrays: [
+        { name: "x", dtype: "float32", shape: [3, 2, 2] },
+        { name: "y", dtype: "uint8", shape: [3] },
+      ],
+    });
+    // A job names the .npz's arrays; one it does not hold is a 400 at the field.
+    const spec = {
+      name: "npz",
+      model: { layers: [{ class_name: "Flatten", config: { input_shape: [2, 2] } }] },
+      compile: { optimizer: "adam", loss: "mse" },
+      data: { source: "dataset", id: npz.json().id, arrays: { x: "x", y: "labels" } },
+      fit: { epochs: 1 },
+    };
+    const job = await api.inject({ method: "POST", url: "/v1/jobs", payload: spec });
+    expect(job.statusCode).toBe(400);
+    expect(job.json().details).toEqual([
+      { path: "/data/arrays/y", message: "array 'labels' is not in dataset train.npz; its arrays are: x, y" },
+    ]);
+
+    const before = (await listKeys(api.deps.storage, "datasets/")).length;
+    const text = new TextDecoder("latin1");
+    const swapped = (from: string, to: string) =>
+      Buffer.from(text.decode(x).replace(from, to.padEnd(from.length)), "latin1");
+    const pickle = await upload("objects.npy", "application/octet-stream", swapped("'<f4'", "'|O'"));
+    expect(pickle.statusCode).toBe(400);
+    expect(pickle.json().message).toMatch(
+      /^objects.npy: the .npy is an object array \(a Python pickle\): refused/,
+    );
+    const fortran = await upload("f.npy", "application/x-npy", swapped("False", "True"));
+    expect(fortran.json().details[0].message).toMatch(/Fortran order/);
+    const unnamed = await upload("data.bin", "application/octet-stream", x);
+    expect(unnamed.statusCode).toBe(415);
     expect((await listKeys(api.deps.storage, "datasets/")).length).toBe(before);
   });
 });
