@@ -20,7 +20,8 @@ import {
   scrapeUntil,
   typeOf,
 } from "../../../test/prometheus-text";
-import { type Observability, startObservability } from "./observability";
+import { deviceOf, type Observability, startObservability } from "./observability";
+import { WorkerTelemetry } from "./telemetry";
 
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -33,6 +34,7 @@ async function freePort(): Promise<number> {
 const WORKER_NAME = `observed-${randomUUID().slice(0, 8)}:1`;
 let config: Config;
 let observability: Observability;
+let telemetry: WorkerTelemetry;
 const redis = () => createRedis(config, "publisher");
 let connection: ReturnType<typeof redis>;
 let queue: ReturnType<typeof createTrainingQueue>;
@@ -44,6 +46,7 @@ beforeAll(async () => {
   const base = loadConfig();
   config = { ...base, REDIS_PREFIX: `${base.REDIS_PREFIX}-observed`, WORKER_METRICS_PORT: await freePort() };
   connection = redis();
+  telemetry = new WorkerTelemetry({ backend: "wasm", device: deviceOf("wasm", config) });
   queue = createTrainingQueue(config);
   worker = createTrainingWorker(
     config,
@@ -59,7 +62,7 @@ beforeAll(async () => {
     redis: connection,
     worker,
     workerName: WORKER_NAME,
-    backend: "wasm",
+    telemetry,
   });
 });
 afterAll(async () => {
@@ -100,6 +103,8 @@ describe("a worker's metrics server and registry entry", () => {
     expect(typeOf(metrics, "plateau_worker_resumes_total")).toBe("counter");
     expect(sampleValue(metrics, "plateau_worker_info", { backend: "wasm", device: "cpu" })).toBe(1);
     expect(await listed()).toMatchObject({ backend: "wasm", device: "cpu", currentJobs: [] });
+    expect(deviceOf("tensorflow-gpu", { WORKER_DEVICE: "" })).toBe("gpu");
+    expect(deviceOf("tensorflow-gpu", { WORKER_DEVICE: "gpu:1" })).toBe("gpu:1");
   });
 
   it("counts a job while it runs and when it ends, and lists it as the worker's current job", async () => {
@@ -121,7 +126,6 @@ describe("a worker's metrics server and registry entry", () => {
   });
 
   it("records what the processor reports: epochs, batches, samples per second, uploads, event lag, resumes", async () => {
-    const { telemetry } = observability;
     telemetry.epochEnded({ seconds: 2, samples: 120 });
     telemetry.batchTimed(0.02);
     telemetry.checkpointUploaded({ bytes: 4096, seconds: 0.3 });

@@ -5,10 +5,9 @@ import type { Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { type MetricsServer, serveMetrics } from "./metrics-server";
-import { WorkerTelemetry } from "./telemetry";
+import type { WorkerTelemetry } from "./telemetry";
 
 export interface Observability {
-  telemetry: WorkerTelemetry;
   /** The metrics server, when WORKER_METRICS_PORT is set. */
   server: MetricsServer | null;
   /** Leaves the registry and closes the metrics server. */
@@ -28,8 +27,8 @@ function queuedSeconds(job: TrainingJob): number | null {
 
 /**
  * What a worker tells the fleet about itself: its heartbeat in the Redis registry (GET /v1/workers, with
- * the jobs it trains), its Prometheus metrics and its health, over the BullMQ worker's own job events.
- * Call once the backend is known; the processor records training figures on `telemetry`.
+ * the jobs it trains), the Prometheus metrics of `telemetry` and its health, over the BullMQ worker's own
+ * job events. The processor records training figures on the same `telemetry`.
  */
 export async function startObservability<Result>(deps: {
   config: Config;
@@ -38,12 +37,11 @@ export async function startObservability<Result>(deps: {
   redis: Redis;
   worker: Worker<TrainingJobData, Result>;
   workerName: string;
-  backend: string;
+  telemetry: WorkerTelemetry;
 }): Promise<Observability> {
-  const { config, log, worker, backend } = deps;
-  const device = deviceOf(backend, config);
+  const { config, log, worker, telemetry } = deps;
+  const { backend, device } = telemetry.info;
   log.info({ backend, device }, `training on ${device} (${backend})`);
-  const telemetry = new WorkerTelemetry({ backend, device });
   const heartbeat = new WorkerHeartbeat(
     deps.redis,
     config,
@@ -80,7 +78,6 @@ export async function startObservability<Result>(deps: {
   if (server) log.info({ url: server.url }, "serving /metrics and /healthz");
 
   return {
-    telemetry,
     server,
     stop: async () => {
       await server?.close();

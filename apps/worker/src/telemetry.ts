@@ -19,7 +19,7 @@ export class WorkerTelemetry {
   private readonly eventLagSeconds: Histogram;
   private readonly resumes: Counter;
 
-  constructor(info: { backend: string; device: string }) {
+  constructor(readonly info: { backend: string; device: string }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const histogram = (name: string, help: string, buckets: number[]) =>
