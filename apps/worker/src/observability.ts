@@ -48,7 +48,6 @@ export async function startObservability<Result>(deps: {
     { id: deps.workerName, host: hostname(), backend, device, startedAt: new Date() },
     (error) => log.warn({ err: error }, "could not write the worker's heartbeat to Redis"),
   );
-  await heartbeat.start();
 
   // BullMQ's stalled-job check may report another worker's job as failed: only this worker's count.
   const active = new Set<string>();
@@ -65,6 +64,8 @@ export async function startObservability<Result>(deps: {
   };
   worker.on("completed", ended("completed"));
   worker.on("failed", ended("failed"));
+  // After the listeners: the worker may take a job while this waits for Redis.
+  await heartbeat.start();
 
   const server =
     config.WORKER_METRICS_PORT > 0
