@@ -14,6 +14,8 @@ export default defineConfig((options) => {
     entry: {
       api: "apps/api/src/main.ts",
       worker: "apps/worker/src/main.ts",
+      // The process a worker forks per job (apps/worker/src/trainer/process.ts finds it beside worker.js).
+      trainer: "apps/worker/src/trainer/main.ts",
       cli: "apps/cli/src/main.ts",
       migrate: "libs/db/src/migrate-cli.ts",
     },

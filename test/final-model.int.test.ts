@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApi, type TestApi } from "../apps/api/src/test-api";
 import { relayCancels } from "../apps/worker/src/cancel";
 import { createProcessor } from "../apps/worker/src/processor";
+import { TrainerPool } from "../apps/worker/src/trainer/process";
 
 /**
  * The model a job ends with and the files it writes, through HTTP: the API listening on a port and a
@@ -21,6 +22,7 @@ const base = loadConfig();
 const config = { ...base, REDIS_PREFIX: `${base.REDIS_PREFIX}-final-model`, EVENT_FLUSH_MS: 50 };
 const backend = await selectBackend(config.TFJS_BACKEND);
 const { tf } = backend;
+const trainers = new TrainerPool({ backend: config.TFJS_BACKEND, onWarning: () => {} });
 let api: TestApi;
 let client: PlateauClient;
 let worker: { close(): Promise<void> };
@@ -36,12 +38,14 @@ beforeAll(async () => {
   const processor = createProcessor({
     config,
     log,
-    backend,
+    trainers,
     workerName: "final-model",
     db,
     storage,
     publisher,
   });
+  // The first trainer's start-up (a process, tfjs and its wasm) is not part of any test's time.
+  await trainers.refill();
   const training = createTrainingWorker(config, processor, { name: "final-model" });
   worker = training;
   stopRelay = await relayCancels(config, training, log);
@@ -50,6 +54,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopRelay?.();
   await worker?.close();
+  trainers.close();
   publisher?.disconnect();
   await api?.close();
 });

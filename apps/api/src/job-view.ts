@@ -1,5 +1,5 @@
-import { type Job, type JobSummary, redactWebhookSecrets } from "@plateau/contract";
-import type { Job as JobRow } from "@plateau/db";
+import { type Job, type JobAttempt, type JobSummary, redactWebhookSecrets } from "@plateau/contract";
+import type { JobAttempt as AttemptRow, Job as JobRow } from "@plateau/db";
 
 /** A job row in its wire form (contract `JobSummary`). */
 export function jobSummary(job: JobRow): JobSummary {
@@ -28,6 +28,23 @@ export function jobSummary(job: JobRow): JobSummary {
 }
 
 /** A job with its effective spec; webhook secrets stay with the worker, never in an answer. */
-export function jobView(job: JobRow): Job {
-  return { ...jobSummary(job), spec: redactWebhookSecrets(job.spec as unknown as Job["spec"]) };
+export function jobView(job: JobRow, attempts: AttemptRow[]): Job {
+  return {
+    ...jobSummary(job),
+    attempts: attempts.map(attemptView),
+    spec: redactWebhookSecrets(job.spec as unknown as Job["spec"]),
+  };
+}
+
+function attemptView(row: AttemptRow): JobAttempt {
+  return {
+    attempt: row.attempt,
+    worker: row.worker,
+    backend: row.backend,
+    started_at: row.startedAt.toISOString(),
+    ended_at: row.endedAt?.toISOString() ?? null,
+    ending: row.ending as JobAttempt["ending"],
+    detail: row.detail,
+    resumed_from_epoch: row.resumedFromEpoch,
+  };
 }

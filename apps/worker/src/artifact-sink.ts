@@ -1,4 +1,4 @@
-import type { ArtifactSink, CheckpointArtifact } from "@plateau/callbacks";
+import type { CheckpointArtifact } from "@plateau/callbacks";
 import { CHECKPOINT_NAME_MAX_LENGTH } from "@plateau/contract";
 import { type Db, recordCheckpoint } from "@plateau/db";
 import {
@@ -13,9 +13,10 @@ import {
   s3SaveHandler,
   topologyKey,
 } from "@plateau/storage";
-import { SpecError, type Tf } from "@plateau/training";
-import type { io, LayersModel, Tensor } from "@tensorflow/tfjs";
+import { SpecError } from "@plateau/training";
+import type { io } from "@tensorflow/tfjs";
 import type { EventLog } from "./event-log";
+import { retryS3 } from "./s3-retry";
 
 /** Saves not yet uploaded before training waits for them; each holds a copy of the weights. */
 const MAX_PENDING_SAVES = 2;
@@ -45,15 +46,17 @@ function checkpointName(filepath: string): string {
 }
 
 /**
- * Where a job's callbacks write: checkpoints as tfjs artifacts under `jobs/<id>/checkpoints/<name>/`
- * (recorded in Postgres and announced as `checkpoint` events), CSVLogger files under `jobs/<id>/files/`.
+ * Where a job's callbacks write, on the worker's side: checkpoints as tfjs artifacts under
+ * `jobs/<id>/checkpoints/<name>/` (recorded in Postgres and announced as `checkpoint` events), CSVLogger
+ * files under `jobs/<id>/files/`, the final model under `jobs/<id>/model/`.
  *
- * Training does not wait for S3: a save captures the model's artifacts at once (what the callback decided
- * to save) and uploads them in the background, in order; `drain()` waits for all of it before the job
- * ends. A write still waiting when a newer one to the same place arrives is dropped, as Keras overwrites
- * a fixed filepath; training waits only when more than MAX_PENDING_SAVES writes pile up.
+ * Training does not wait for S3: the trainer captured the model's artifacts at once (what the callback
+ * decided to save) and they are uploaded in the background, in order, each retried through an outage
+ * (`retryS3`); `drain()` waits for all of it before the job ends. A write still waiting when a newer one
+ * to the same place arrives is dropped, as Keras overwrites a fixed filepath; the trainer waits (its
+ * request is answered later) only when more than MAX_PENDING_SAVES writes pile up.
  */
-export class S3ArtifactSink implements ArtifactSink {
+export class S3ArtifactSink {
   /** The best checkpoint stored so far (as Keras's save_best_only tracks it), for the job row. */
   best: BestCheckpoint | null = null;
   private readonly files = new Map<string, string>();
@@ -66,7 +69,17 @@ export class S3ArtifactSink implements ArtifactSink {
   /** Why saves stopped, once the weights can no longer be worth keeping. */
   private haltedBy: "nan_loss" | null = null;
 
-  constructor(private readonly deps: { storage: Storage; db: Db; jobId: string; events: EventLog }) {}
+  constructor(
+    private readonly deps: {
+      storage: Storage;
+      db: Db;
+      jobId: string;
+      events: EventLog;
+      /** How long one write may keep failing before the job fails (S3_RETRY_DEADLINE_MS). */
+      retryDeadlineMs: number;
+      onRetry?: (error: unknown, attempt: number) => void;
+    },
+  ) {}
 
   /**
    * TerminateOnNaN fired: the batch that produced the non-finite loss has already updated the weights.
@@ -81,7 +94,8 @@ export class S3ArtifactSink implements ArtifactSink {
     return this.haltedBy !== null;
   }
 
-  async saveModel(model: LayersModel, artifact: CheckpointArtifact): Promise<void> {
+  /** A checkpoint the trainer captured; `topology` comes with the job's first weights-only one. */
+  async save(artifact: CheckpointArtifact, captured: io.ModelArtifacts, topology?: string): Promise<void> {
     if (this.failure !== null) throw this.failure;
     if (this.haltedBy !== null) {
       this.deps.events.append(
@@ -97,12 +111,9 @@ export class S3ArtifactSink implements ArtifactSink {
     }
     const { storage, jobId } = this.deps;
     const name = checkpointName(artifact.filepath);
-    const captured = await captureArtifacts(model, false);
-    if (artifact.weights_only && !this.topologyStored) {
-      this.topologyStored = true;
+    if (topology !== undefined) {
       // A weights-only checkpoint is served with the job's topology, stored once.
       const key = topologyKey(jobId);
-      const topology = JSON.stringify(model.toJSON(null, false));
       this.schedule(key, () => putObject(storage, key, topology, { contentType: "application/json" }));
     }
     this.schedule(checkpointPrefix(jobId, name), () => this.upload(name, artifact, captured));
@@ -118,7 +129,7 @@ export class S3ArtifactSink implements ArtifactSink {
     const handler = s3SaveHandler(storage, checkpointPrefix(jobId, name), {
       weightsOnly: artifact.weights_only,
     });
-    const saved = (await handler.save!(artifacts)) as S3SaveResult;
+    const saved = (await this.retry(() => handler.save!(artifacts))) as S3SaveResult;
     const value = artifact.monitor_value;
     const row = await recordCheckpoint(db, {
       jobId,
@@ -148,25 +159,17 @@ export class S3ArtifactSink implements ArtifactSink {
     );
   }
 
-  /**
-   * Stores the model the job ended with under `jobs/<id>/model/` (after every checkpoint and file write),
-   * full: topology, weights and — when a bare tfjs can load them back — the training config (optimizer,
-   * loss, metrics) and the optimizer's slots, tfjs's `includeOptimizer`, so `model.fit` continues on the
-   * loaded model without compiling. tfjs cannot serialize a loss given as a function (Plateau's Keras hinge
-   * losses, loss objects) and does not know every metric by name when loading; such a model is stored
-   * without them. Metrics are restored as tfjs's own of that name.
-   */
-  async saveFinalModel(tf: Tf, model: LayersModel): Promise<{ sizeBytes: number; trainingConfig: boolean }> {
+  /** Stores the model the job ended with under `jobs/<id>/model/`, after every checkpoint and file write. */
+  async saveFinalModel(artifacts: io.ModelArtifacts): Promise<{ sizeBytes: number }> {
     await this.drain();
-    let artifacts = await captureArtifacts(model, true).catch(() => undefined);
-    // tfjs writes a loss given as a function as {} (and loads that as "no loss"): only a named one is kept.
-    const namedLoss = typeof artifacts?.trainingConfig?.loss === "string";
-    if (artifacts && !(namedLoss && (await loadsBack(tf, artifacts)))) artifacts = undefined;
-    const trainingConfig = artifacts !== undefined;
-    artifacts ??= await captureArtifacts(model, false);
     const handler = s3SaveHandler(this.deps.storage, finalModelPrefix(this.deps.jobId));
-    const saved = (await handler.save!(artifacts)) as S3SaveResult;
-    return { sizeBytes: saved.sizeBytes, trainingConfig };
+    const saved = (await this.retry(() => handler.save!(artifacts))) as S3SaveResult;
+    return { sizeBytes: saved.sizeBytes };
+  }
+
+  /** One S3 write, retried with backoff through an outage of up to the deadline. */
+  retry<T>(write: () => Promise<T>): Promise<T> {
+    return retryS3(write, { deadlineMs: this.deps.retryDeadlineMs, onRetry: this.deps.onRetry });
   }
 
   /** S3 has no append: the file is kept here and written whole. */
@@ -188,7 +191,7 @@ export class S3ArtifactSink implements ArtifactSink {
       const next = this.waiting.get(key)!;
       this.waiting.delete(key);
       try {
-        if (this.failure === null) await next();
+        if (this.failure === null) await this.retry(next);
       } catch (error) {
         this.failure ??= error;
       } finally {
@@ -201,50 +204,5 @@ export class S3ArtifactSink implements ArtifactSink {
   async drain(): Promise<void> {
     await this.queue;
     if (this.failure !== null) throw this.failure;
-  }
-}
-
-/** What `model.save` would write, captured in memory. */
-async function captureArtifacts(model: LayersModel, includeOptimizer: boolean): Promise<io.ModelArtifacts> {
-  let captured: io.ModelArtifacts | undefined;
-  // With includeOptimizer, tfjs 4.22 saves optimizer.getWeights(), whose first entry is a new scalar (the
-  // iteration count) it never disposes: it is caught here and disposed, so a long-lived worker does not grow.
-  const optimizer = includeOptimizer ? model.optimizer : undefined;
-  const fresh: Tensor[] = [];
-  if (optimizer) {
-    const getWeights = optimizer.getWeights.bind(optimizer);
-    optimizer.getWeights = async () => {
-      const weights = await getWeights();
-      fresh.push(...weights.filter((weight) => weight.name === "iter").map((weight) => weight.tensor));
-      return weights;
-    };
-  }
-  try {
-    await model.save(
-      {
-        save: async (artifacts) => {
-          captured = artifacts;
-          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
-        },
-      },
-      { includeOptimizer },
-    );
-  } finally {
-    // The prototype's method again.
-    if (optimizer) delete (optimizer as { getWeights?: unknown }).getWeights;
-    for (const tensor of fresh) tensor.dispose();
-  }
-  return captured!;
-}
-
-/** Whether `tf.loadLayersModel` takes these artifacts back as they are (training config included). */
-async function loadsBack(tf: Tf, artifacts: io.ModelArtifacts): Promise<boolean> {
-  try {
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
-    loaded.optimizer?.dispose();
-    loaded.dispose();
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -19,6 +19,12 @@ export interface EventLogOptions {
   log: Logger;
   /** The clock, in ms; tests pass their own. */
   now?: () => number;
+  /**
+   * Events held while Postgres is away, at most: past it `onPressure(true)` asks the producer (the trainer)
+   * to wait, and `onPressure(false)` lets it go on once they are written. Nothing is dropped.
+   */
+  maxBuffered?: number;
+  onPressure?: (paused: boolean) => void;
 }
 
 /** What a job may produce at batch speed (a Rule logging every batch); status, epoch_end and checkpoint events never are dropped. */
@@ -57,6 +63,9 @@ export class EventLog {
   private windowTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private failure: unknown = null;
+  private paused = false;
+  /** The attempt whose events these are (stored with each), once the worker has started one. */
+  attempt: number | null = null;
 
   private constructor(
     private readonly options: EventLogOptions,
@@ -150,7 +159,9 @@ export class EventLog {
       batch: at.batch ?? null,
       data: boundStrings(data) as Prisma.InputJsonValue,
       createdAt: new Date(),
+      attempt: this.attempt,
     });
+    this.pressure();
     if (this.buffer.length >= this.options.flushRows) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
     return seq;
@@ -174,6 +185,7 @@ export class EventLog {
     try {
       await appendEvents(this.options.db, events);
       this.failure = null;
+      this.pressure();
     } catch (error) {
       this.buffer = [...events, ...this.buffer];
       this.failure = error;
@@ -182,6 +194,20 @@ export class EventLog {
       return;
     }
     await this.publish(events);
+  }
+
+  /** Tells the producer to wait while more than maxBuffered events are unwritten, and to go on after. */
+  private pressure(): void {
+    const { maxBuffered, onPressure } = this.options;
+    if (maxBuffered === undefined || !onPressure) return;
+    const full = this.buffer.length >= maxBuffered;
+    if (full === this.paused) return;
+    this.paused = full;
+    this.options.log.warn(
+      { buffered: this.buffer.length, paused: full },
+      full ? "event buffer full: training waits for Postgres" : "events written: training goes on",
+    );
+    onPressure(full);
   }
 
   private async publish(events: NewEvent[]): Promise<void> {

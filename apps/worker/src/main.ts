@@ -3,24 +3,30 @@ import { loadConfig } from "@plateau/config";
 import { createDb } from "@plateau/db";
 import { createRedis, createTrainingWorker, TRAINING_QUEUE } from "@plateau/queue";
 import { createStorage, ensureBucket } from "@plateau/storage";
-import { selectBackend } from "@plateau/training";
 import { pino } from "pino";
 import { relayCancels } from "./cancel";
+import { deviceOf, startObservability } from "./observability";
 import { createProcessor } from "./processor";
+import { WorkerTelemetry } from "./telemetry";
+import { TrainerPool } from "./trainer/process";
 
-// Running jobs get this long to finish after SIGTERM; after that the worker closes anyway, their locks
-// lapse and another worker resumes them (BullMQ's stalled-job recovery).
+// After SIGTERM, running jobs stop at their next batch end and go back to the queue, where another worker
+// resumes them from their last snapshot. A batch that takes longer than this is not waited for: the
+// worker exits, and the job's lock lapses within seconds (TRAINING_WORKER_SETTINGS).
 const SHUTDOWN_GRACE_MS = 20_000;
 
 const config = loadConfig();
 const workerName = `${hostname()}:${process.pid}`;
 const log = pino({ level: config.LOG_LEVEL, base: { service: "worker", worker: workerName } });
 
-const backend = await selectBackend(config.TFJS_BACKEND, { log: (message) => log.info(message) });
-log.info(
-  { backend: backend.name, tried: backend.report, cpuFallbacks: backend.cpuFallbacks },
-  "tfjs backend selected",
-);
+// Each job trains in a process of its own; one is kept started ahead, so its backend is known now.
+const trainers = new TrainerPool({
+  backend: config.TFJS_BACKEND,
+  onWarning: (message) => log.info(message),
+});
+const { backend, tried, cpuFallbacks } = (await trainers.refill())!;
+log.info({ backend, tried, cpuFallbacks }, "tfjs backend selected");
+const telemetry = new WorkerTelemetry({ backend, device: deviceOf(backend, config) });
 
 const db = createDb(config.DATABASE_URL);
 const storage = createStorage(config);
@@ -28,29 +34,43 @@ await ensureBucket(storage);
 const publisher = createRedis(config, "publisher");
 publisher.on("error", (error) => log.warn({ err: error }, "event publisher connection error"));
 
-const processor = createProcessor({ config, log, backend, workerName, db, storage, publisher });
+const processor = createProcessor({ config, log, trainers, workerName, db, storage, publisher });
 const worker = createTrainingWorker(config, processor, { name: workerName });
 worker.on("error", (error) => log.warn({ err: error }, "queue connection error"));
 worker.on("failed", (job, error) => log.error({ jobId: job?.id, err: error }, "job attempt failed"));
+const observability = await startObservability({
+  config,
+  log,
+  redis: publisher,
+  worker,
+  workerName,
+  telemetry,
+});
 const stopRelayingCancels = await relayCancels(config, worker, log);
 await worker.waitUntilReady();
 log.info({ queue: TRAINING_QUEUE, concurrency: config.WORKER_CONCURRENCY }, "worker ready");
 
 let stopping = false;
 async function shutdown(signal: NodeJS.Signals) {
-  if (stopping) return;
+  if (stopping) {
+    log.warn({ signal }, "second signal: exiting now");
+    process.exit(1);
+  }
   stopping = true;
-  log.info({ signal }, "shutting down: taking no new jobs, letting running ones finish");
+  log.info({ signal }, "shutting down: taking no new jobs, handing running ones back to the queue");
+  trainers.close();
+  processor.handBack();
   // BullMQ's close() cannot be forced once started, so the deadline ends the process itself.
   const deadline = setTimeout(() => {
     log.warn(
       { graceMs: SHUTDOWN_GRACE_MS },
-      "running jobs did not finish in time; leaving them to another worker",
+      "running jobs did not reach a batch end in time; their locks lapse and another worker resumes them",
     );
     process.exit(1);
   }, SHUTDOWN_GRACE_MS);
   try {
     await worker.close();
+    await observability.stop();
     await stopRelayingCancels();
     await publisher.quit().catch(() => publisher.disconnect());
     await db.$disconnect();
@@ -63,5 +83,5 @@ async function shutdown(signal: NodeJS.Signals) {
     clearTimeout(deadline);
   }
 }
-process.once("SIGTERM", shutdown);
-process.once("SIGINT", shutdown);
+process.on("SIGTERM", shutdown);
+process.on("SIGINT", shutdown);

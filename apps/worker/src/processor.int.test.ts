@@ -8,6 +8,7 @@ import {
   eventsAfter,
   getJob,
   type JobEvent,
+  listAttempts,
   listCheckpoints,
   markRunning,
   requestCancel,
@@ -38,7 +39,8 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestTenant } from "../../../test/tenants";
 import { relayCancels } from "./cancel";
-import { createProcessor } from "./processor";
+import { createProcessor, type TrainingResult } from "./processor";
+import { TrainerPool } from "./trainer/process";
 
 const base = loadConfig();
 // A queue of our own under the run's prefix, so no other test's worker takes these jobs.
@@ -62,12 +64,13 @@ const subscriber = createRedis(config, "subscriber");
 const workerName = "test-worker";
 const backend = await selectBackend(config.TFJS_BACKEND);
 const { tf } = backend;
+const trainers = new TrainerPool({ backend: config.TFJS_BACKEND, onWarning: () => {} });
 const worker = createTrainingWorker(
   config,
   createProcessor({
     config,
-    log: pino({ level: "silent" }),
-    backend,
+    log: pino({ level: process.env.TEST_LOG ?? "silent" }),
+    trainers,
     workerName,
     db,
     storage,
@@ -79,7 +82,13 @@ let stopRelay: () => Promise<void>;
 /** Every live message, by channel. */
 const published = new Map<string, { seq: number; type: string }[]>();
 
+/** What the processor returned, by job id. */
+const results = new Map<string, TrainingResult>();
+
 beforeAll(async () => {
+  worker.on("completed", (job, result) => results.set(job.data.jobId, result));
+  // The first trainer's start-up (a process, tfjs and its wasm) is not part of any test's time.
+  await trainers.refill();
   stopRelay = await relayCancels(config, worker, pino({ level: "silent" }));
   subscriber.on("pmessage", (_pattern, channel, message) => {
     published.set(channel, [...(published.get(channel) ?? []), JSON.parse(message)]);
@@ -89,6 +98,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await worker.close(true);
+  trainers.close();
   await stopRelay();
   await queue.obliterate({ force: true });
   await queue.close();
@@ -227,13 +237,19 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
     expect(live.map((m) => m.seq)).toEqual(events.slice(1).map((e) => e.seq));
   });
 
-  it("frees every tensor a job allocated, so a long-lived worker does not grow", async () => {
+  it("frees every tensor a job allocated, so a trainer that trains job after job does not grow", async () => {
     const spec = { ...exampleJob(), name: "memory", fit: { ...irisExample.fit, epochs: 3 } };
-    await finished(await submit(spec)); // the first job also fills tfjs's own caches
-    const before = tf.memory().numTensors;
-    await finished(await submit(spec));
-    await finished(await submit(spec));
-    expect(tf.memory().numTensors).toBe(before);
+    const held = new Map<number, number[]>();
+    for (let i = 0; i < 4; i++) {
+      const jobId = await submit(spec);
+      await finished(jobId);
+      const { trainer } = await until("the job's result", async () => results.get(jobId));
+      held.set(trainer!.pid!, [...(held.get(trainer!.pid!) ?? []), trainer!.tensors!]);
+    }
+    const reused = [...held.values()].filter((counts) => counts.length >= 2);
+    expect(reused.length).toBeGreaterThan(0);
+    // Counted after each job's tensors are freed: tfjs's own caches, the same after every job.
+    for (const counts of reused) expect(counts).toEqual(counts.map(() => counts[0]));
   });
 
   it("ends a diverging job as cancelled/nan_loss at the first non-finite batch; the best checkpoint survives", async () => {
@@ -297,11 +313,21 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
     await enqueueTraining(queue, jobId);
 
     const job = await finished(jobId);
-    expect(job).toMatchObject({ status: "succeeded", backend: backend.name, worker: workerName });
+    expect(job).toMatchObject({ status: "succeeded", backend: backend.name, worker: workerName, attempt: 2 });
     const events = await allEvents(jobId);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-    expect(events[2].data).toEqual({ status: "running", backend: backend.name, worker: workerName });
+    // It left no snapshot: the second attempt says so and trains from the start.
+    expect(events[2]).toMatchObject({
+      type: "resumed",
+      attempt: 2,
+      data: { attempt: 2, from_epoch: 0, previous: { attempt: 1, ending: "worker_lost" }, rolled_back: 0 },
+    });
+    expect(events[3].data).toEqual({ status: "running", backend: backend.name, worker: workerName });
     expect(ofType(events, "epoch_end").map((e) => e.epoch)).toEqual([0, 1]);
+    expect((await listAttempts(db, jobId)).map((a) => [a.attempt, a.worker, a.ending])).toEqual([
+      [1, "crashed:1", "worker_lost"],
+      [2, workerName, "completed"],
+    ]);
   });
 
   it("stops a running job within a batch of its cancel message, as cancelled/user_cancel", async () => {

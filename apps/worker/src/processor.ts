@@ -1,38 +1,39 @@
-import { CallbackSpecError, callbacksFromSpecs } from "@plateau/callbacks";
 import type { Config } from "@plateau/config";
+import { boundMessage, type JobSpec, TERMINAL_STATUSES } from "@plateau/contract";
 import {
-  boundMessage,
-  type CallbackSpec,
-  type CompileSpec,
-  type JobSpec,
-  TERMINAL_STATUSES,
-} from "@plateau/contract";
-import { type Db, finishJob, getJob, type Job, type JobOutcome, markRunning } from "@plateau/db";
+  type AttemptEnding,
+  type Db,
+  endAttempt,
+  finishJob,
+  getJob,
+  type Job,
+  type JobOutcome,
+  listAttempts,
+  markRunning,
+  type ResumePoint,
+  rollBackTo,
+  setResumePoint,
+} from "@plateau/db";
 import { jobEventsChannel, type TrainingJob } from "@plateau/queue";
 import { dataUriPrefixes } from "@plateau/spec";
-import { InvalidKeyPartError, type Storage } from "@plateau/storage";
-import {
-  buildModel,
-  compileModel,
-  fitArgs,
-  loadData,
-  type SelectedBackend,
-  SpecError,
-} from "@plateau/training";
-import { type Logs, type TrainOutcome, train } from "@plateau/training/run";
-import type { LayersModel } from "@tensorflow/tfjs";
+import { deleteKeys, getObjectBytes, putObject, resumePrefix, type Storage } from "@plateau/storage";
+import { WaitingError } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { S3ArtifactSink } from "./artifact-sink";
 import { EventLog } from "./event-log";
 import { fetchData } from "./job-data";
 import { ProgressWriter } from "./progress";
+import type { TrainerPool, TrainerProcess } from "./trainer/process";
+import type { FromTrainer, TrainerOutcome } from "./trainer/protocol";
+import { userMessage } from "./user-error";
 
 /** What every job of this worker process shares. */
 export interface ProcessorContext {
   config: Config;
   log: Logger;
-  backend: SelectedBackend;
+  /** Where each job's trainer process comes from. */
+  trainers: TrainerPool;
   /** Recorded on the job row, so a user can tell which process trained it. */
   workerName: string;
   db: Db;
@@ -43,211 +44,464 @@ export interface ProcessorContext {
 
 export interface TrainingResult {
   jobId: string;
-  backend: string;
+  backend: string | null;
   worker: string;
   /** The job's status when the worker let go of it; null when no such job exists. */
   status: Job["status"] | null;
   stopReason?: JobOutcome["stopReason"];
+  /** The trainer process that ran the job and the tensors it still held after (a leak shows here). */
+  trainer?: { pid?: number; tensors?: number };
 }
 
-/** A mistake in the job the user can fix: recorded as the job's error, never retried. */
-function userMessage(error: unknown): string | null {
-  if (error instanceof SpecError || error instanceof CallbackSpecError) return error.message;
-  if (error instanceof InvalidKeyPartError)
-    return `a callback names a file Plateau cannot store: ${error.message}`;
-  // tfjs-layers reports a model that does not fit the data (input shape, label shape) as a ValueError.
-  if (error instanceof Error && error.constructor.name === "ValueError") {
-    return `the model does not fit the data: ${error.message} Change the first layer's input_shape or the last layer's units to match the data's features and labels.`;
-  }
-  return null;
-}
+/** How one attempt's trainer ended, from the worker's side. */
+type Ending =
+  | { kind: "done"; outcome: TrainerOutcome }
+  | { kind: "failed"; message: string; user: boolean }
+  | { kind: "crashed"; cause: string };
 
-/** Event payloads are JSON: a NaN or infinite metric becomes null. */
-function jsonLogs(logs: Logs): Record<string, number | null> {
-  return Object.fromEntries(
-    Object.entries(logs).map(([key, value]) => [key, Number.isFinite(value) ? value : null]),
-  );
+/** The worker's processor, with what its shutdown needs. */
+export interface Processor {
+  (job: TrainingJob, token?: string, signal?: AbortSignal): Promise<TrainingResult>;
+  /** Asks every running trainer to stop at its next batch end and hand its job back (SIGTERM). */
+  handBack(): void;
 }
 
 /**
- * The BullMQ processor for one training job. `signal` aborts when the job is cancelled
- * (`worker.cancelJob`), which the training loop turns into `model.stopTraining = true`.
- * Throwing means "our side failed, retry later"; a user's mistake is recorded and returned.
+ * The BullMQ processor for one training job. The job trains in a trainer process of its own; this side
+ * holds the queue's lock (its event loop is never busy with a batch), relays cancels (`signal` aborts on
+ * `worker.cancelJob`), writes events, stores checkpoints and resume snapshots. A redelivered job resumes
+ * from its newest snapshot. Throwing means "our side failed, retry later"; a user's mistake is recorded
+ * and returned.
  */
-export function createProcessor(context: ProcessorContext) {
-  const { config, db, backend, workerName } = context;
-  return async (job: TrainingJob, _token?: string, signal?: AbortSignal): Promise<TrainingResult> => {
-    const jobId = job.data.jobId;
-    const log = context.log.child({ jobId, attempt: job.attemptsMade + 1 });
-    const result = { jobId, backend: backend.name, worker: workerName };
-    const row = await getJob(db, jobId);
-    if (!row) {
-      log.warn("no job row with this id; dropping the queue entry");
-      return { ...result, status: null };
-    }
-    if (TERMINAL_STATUSES.has(row.status)) return { ...result, status: row.status };
-
-    const events = await EventLog.open({
-      db,
-      publisher: context.publisher,
-      channel: jobEventsChannel(config, jobId),
-      jobId,
-      flushMs: config.EVENT_FLUSH_MS,
-      flushRows: config.EVENT_FLUSH_ROWS,
-      maxPerSecond: config.MAX_EVENTS_PER_SECOND,
-      log,
-    });
-    const finish = async (ended: JobOutcome): Promise<TrainingResult> => {
-      // A message may quote user data of any size: the row, the event and the log get the same cut.
-      const outcome = ended.error === undefined ? ended : { ...ended, error: boundMessage(ended.error) };
-      await events.flush();
-      const finished = await finishJob(db, jobId, outcome);
-      if (finished) {
-        events.append("status", {
-          status: finished.status,
-          stop_reason: outcome.stopReason,
-          ...(outcome.error && { error: outcome.error }),
-          ...(outcome.stopDetails && { details: outcome.stopDetails as Record<string, unknown> }),
-        });
-      }
-      await events.close();
-      const status = finished?.status ?? (await getJob(db, jobId))?.status ?? null;
-      log.info({ status, stopReason: outcome.stopReason, error: outcome.error }, "job finished");
-      return { ...result, status, stopReason: outcome.stopReason };
-    };
-
-    // A cancel that came between dequeue and start.
-    if (row.cancelRequestedAt) return finish({ stopReason: "user_cancel" });
-    if (!(await markRunning(db, jobId, { backend: backend.name, worker: workerName }))) {
-      await events.close();
-      return { ...result, status: (await getJob(db, jobId))?.status ?? null };
-    }
-    if (row.status === "running") {
-      log.warn(
-        { previousWorker: row.worker },
-        "the job was already running: an earlier attempt stopped; this one takes over and trains it again",
-      );
-    }
-    // The stream continues after the earlier attempt's last stored event (EventLog.open reads lastSeq).
-    events.append("status", { status: "running", backend: backend.name, worker: workerName });
-    log.info({ backend: backend.name }, "job started");
-
+export function createProcessor(context: ProcessorContext): Processor {
+  const running = new Set<TrainerProcess>();
+  let handingBack = false;
+  const processor = async (job: TrainingJob, token?: string, signal?: AbortSignal) => {
+    const trainer = await context.trainers.take();
+    running.add(trainer);
+    let clean = false;
     try {
-      const outcome = await runJob(context, row, events, log, signal);
-      return await finish({
-        stopReason: outcome.stopReason,
+      const result = await processJob(context, job, trainer, token, signal);
+      clean = !handingBack;
+      return result;
+    } finally {
+      running.delete(trainer);
+      if (clean) context.trainers.release(trainer);
+      else trainer.kill();
+    }
+  };
+  return Object.assign(processor, {
+    handBack: () => {
+      handingBack = true;
+      for (const trainer of running) trainer.send({ kind: "hand_back" });
+    },
+  });
+}
+
+async function processJob(
+  context: ProcessorContext,
+  job: TrainingJob,
+  trainer: TrainerProcess,
+  token: string | undefined,
+  signal: AbortSignal | undefined,
+): Promise<TrainingResult> {
+  const { config, db, workerName } = context;
+  const jobId = job.data.jobId;
+  const { backend } = await trainer.ready;
+  let log = context.log.child({ job_id: jobId });
+  const result = { jobId, backend, worker: workerName };
+  const row = await getJob(db, jobId);
+  if (!row) {
+    log.warn("no job row with this id; dropping the queue entry");
+    return { ...result, status: null };
+  }
+  if (TERMINAL_STATUSES.has(row.status)) return { ...result, status: row.status };
+
+  const events = await EventLog.open({
+    db,
+    publisher: context.publisher,
+    channel: jobEventsChannel(config, jobId),
+    jobId,
+    flushMs: config.EVENT_FLUSH_MS,
+    flushRows: config.EVENT_FLUSH_ROWS,
+    maxPerSecond: config.MAX_EVENTS_PER_SECOND,
+    maxBuffered: config.MAX_BUFFERED_EVENTS,
+    onPressure: (paused) => trainer.send({ kind: paused ? "pause" : "go_on" }),
+    log,
+  });
+  // A cancel that came between dequeue and start.
+  if (row.cancelRequestedAt)
+    return finish(context, events, jobId, { stopReason: "user_cancel" }, result, log);
+  const started = await markRunning(db, jobId, { backend, worker: workerName });
+  if (!started) {
+    await events.close();
+    return { ...result, status: (await getJob(db, jobId))?.status ?? null };
+  }
+  const { attempt } = started;
+  log = log.child({ attempt });
+  events.attempt = attempt;
+  const resume = await resumeFrom(context, started, log);
+  if (attempt > 1) {
+    const epoch = resume?.point.epoch ?? 0;
+    const rolledBack = await rollBackTo(db, jobId, {
+      attempt,
+      epoch,
+      resumedFromEpoch: resume ? epoch : null,
+    });
+    const previous = (await listAttempts(db, jobId)).find((a) => a.attempt === attempt - 1);
+    events.append(
+      "resumed",
+      {
+        attempt,
+        from_epoch: epoch,
+        previous: { attempt: attempt - 1, ending: previous?.ending ?? null },
+        rolled_back: rolledBack.events,
+      },
+      { epoch },
+    );
+    log.warn(
+      { fromEpoch: epoch, previous: previous?.ending, rolledBack },
+      resume
+        ? "resuming the job from its newest snapshot"
+        : "an earlier attempt left no snapshot; training from the start",
+    );
+  }
+  events.append("status", { status: "running", backend, worker: workerName });
+  log.info({ backend, resumeFromEpoch: resume?.point.epoch ?? null }, "job started");
+
+  const ending = await supervise(context, {
+    job: started,
+    trainer,
+    events,
+    resume: resume?.bytes ?? null,
+    signal,
+    log,
+  });
+
+  if (ending.kind === "done" && ending.outcome.stopReason === "handed_back") {
+    await events.close().catch((error) => log.warn({ err: error }, "could not store every event"));
+    await endAttempt(db, jobId, attempt, "shutdown", "the worker shut down and handed the job back");
+    log.info("handed the job back to the queue");
+    // Straight back to waiting, so another worker resumes it now rather than after the lock expires.
+    await job.moveToWait(token);
+    throw new WaitingError();
+  }
+  if (ending.kind === "done") {
+    const { outcome } = ending;
+    await endAttempt(db, jobId, attempt, "completed");
+    return finish(
+      context,
+      events,
+      jobId,
+      {
+        stopReason: outcome.stopReason as JobOutcome["stopReason"],
         stopDetails: outcome.stopDetails,
         epoch: outcome.lastEpoch ?? undefined,
         learningRate: outcome.learningRate,
-      });
-    } catch (error) {
-      const message = userMessage(error);
-      if (message !== null) return finish({ stopReason: "error", error: message });
-      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      log.error({ err: error, lastAttempt }, "job attempt failed on our side");
-      if (lastAttempt) {
-        return finish({
-          stopReason: "error",
-          error: `Plateau could not train this job (${(error as Error).message}); resubmit it, and report it if it fails again.`,
-        });
-      }
-      await events.close().catch(() => {});
-      throw error;
-    }
-  };
+      },
+      { ...result, trainer: { pid: trainer.pid, tensors: outcome.tensors } },
+      log,
+      attempt,
+    );
+  }
+  if (ending.kind === "failed" && ending.user) {
+    await endAttempt(db, jobId, attempt, "completed");
+    return finish(
+      context,
+      events,
+      jobId,
+      { stopReason: "error", error: ending.message },
+      result,
+      log,
+      attempt,
+    );
+  }
+  const cause = ending.kind === "crashed" ? ending.cause : ending.message;
+  const attemptEnding: AttemptEnding = ending.kind === "crashed" ? "trainer_crashed" : "error";
+  await endAttempt(db, jobId, attempt, attemptEnding, cause);
+  const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  log.error({ cause, lastAttempt }, "job attempt failed on our side");
+  if (lastAttempt) {
+    return finish(
+      context,
+      events,
+      jobId,
+      {
+        stopReason: "error",
+        error: `Plateau could not train this job: ${cause} (attempt ${attempt}; ${job.opts.attempts ?? 1} tries by the queue). Resubmit it, and report it if it fails again; if the process ran out of memory, a smaller batch_size or model needs less.`,
+      },
+      result,
+      log,
+      attempt,
+    );
+  }
+  await events.close().catch(() => {});
+  throw new Error(cause);
 }
 
-/** Builds the job's model, data and callbacks, trains, and leaves every artifact stored. */
-async function runJob(
-  context: ProcessorContext,
-  row: Job,
-  events: EventLog,
+/** The job's newest complete snapshot, or null to train from the start (none yet, or it cannot be read). */
+async function resumeFrom(
+  { storage }: ProcessorContext,
+  job: Job,
   log: Logger,
-  signal?: AbortSignal,
-): Promise<TrainOutcome> {
+): Promise<{ point: ResumePoint; bytes: Uint8Array } | null> {
+  const point = job.resumePoint as ResumePoint | null;
+  if (!point) return null;
+  const bytes = await getObjectBytes(storage, point.key);
+  if (bytes) return { point, bytes };
+  log.warn({ key: point.key }, "the job's resume snapshot is missing; training from the start");
+  return null;
+}
+
+/** Runs the attempt's trainer to its end, doing what it asks on the way. */
+function supervise(
+  context: ProcessorContext,
+  attempt: {
+    job: Job;
+    trainer: TrainerProcess;
+    events: EventLog;
+    resume: Uint8Array | null;
+    signal?: AbortSignal;
+    log: Logger;
+  },
+): Promise<Ending> {
   const { config, db, storage } = context;
-  const { tf } = context.backend;
-  const spec = row.spec as unknown as JobSpec;
-  const { tenantId } = row;
-  const dataUris = { bucket: storage.bucket, prefixes: dataUriPrefixes(config.DATA_URI_PREFIXES, tenantId) };
-  const fetched = await fetchData(spec.data, { db, storage, dataUris, tenantId });
-  const data = loadData(tf, fetched.spec, fetched.files, { maxCells: config.MAX_DATA_CELLS });
-  const sink = new S3ArtifactSink({ storage, db, jobId: row.id, events });
-  let model: LayersModel | undefined;
-  try {
-    model = await buildModel(tf, spec.model);
-    compileModel(tf, model, spec.compile as CompileSpec);
-    const progress = new ProgressWriter({ db, jobId: row.id, log });
-    // Counted per action, not listed: a Rule firing every batch would otherwise grow this without bound.
-    const decisions = new Map<string, number>();
-    const callbacks = callbacksFromSpecs((spec.callbacks ?? []) as CallbackSpec[], {
-      onEvent: ({ callback, action, details, epoch, batch }) => {
-        if (callback === "TerminateOnNaN" && action === "nan") sink.haltSaves("nan_loss");
-        // The sink recorded that save as checkpoint_skipped instead.
-        if (callback === "ModelCheckpoint" && action === "checkpoint" && sink.halted) return;
-        events.append("callback", { callback, action, details }, { epoch, batch });
-        decisions.set(action, (decisions.get(action) ?? 0) + 1);
-      },
-      sink,
-      warn: (message) => log.warn(message),
-    });
-    let epochLogs: Logs = {};
-    const outcome = await train({
-      tf,
-      model,
-      data: data.train,
-      args: fitArgs(spec.fit, data.validation),
-      callbacks,
-      signal,
-      sampling: { every: config.BATCH_METRICS_EVERY, intervalMs: config.BATCH_METRICS_INTERVAL_MS },
-      hooks: {
-        epochMetrics: (epoch, logs) => {
-          epochLogs = logs;
-          events.append("epoch_end", { logs: jsonLogs(logs) }, { epoch });
+  const { job, trainer, events, log } = attempt;
+  const spec = job.spec as unknown as JobSpec;
+  const sink = new S3ArtifactSink({
+    storage,
+    db,
+    jobId: job.id,
+    events,
+    retryDeadlineMs: config.S3_RETRY_DEADLINE_MS,
+    onRetry: (error, tries) => log.warn({ err: error, tries }, "S3 write failed; retrying"),
+  });
+  const progress = new ProgressWriter({ db, jobId: job.id, log, attempt: job.attempt });
+  const snapshots = new SnapshotWriter(context, job, sink, log);
+  // Counted per action, not listed: a Rule firing every batch would otherwise grow this without bound.
+  const decisions = new Map<string, number>();
+  const fail = (error: unknown): Ending => {
+    const message = userMessage(error);
+    return message !== null
+      ? { kind: "failed", message, user: true }
+      : { kind: "failed", message: (error as Error).message, user: false };
+  };
+
+  return new Promise<Ending>((resolve) => {
+    let ended: Ending | null = null;
+    const end = async (ending: Ending) => {
+      if (ended) return;
+      ended = ending;
+      attempt.signal?.removeEventListener("abort", relayCancel);
+      // Saves captured before the end still land, and before the job's terminal event.
+      let settled = ending;
+      try {
+        await sink.drain();
+        await snapshots.settle();
+      } catch (error) {
+        if (ending.kind === "done" && ending.outcome.stopReason !== "handed_back") settled = fail(error);
+        log.warn({ err: error }, "could not store an artifact");
+      }
+      await progress.settle();
+      resolve(settled);
+    };
+    const relayCancel = () => trainer.send({ kind: "cancel" });
+    attempt.signal?.addEventListener("abort", relayCancel);
+    if (attempt.signal?.aborted) relayCancel();
+
+    // The trainer waits for the answer to a request; a failure ends the attempt with it.
+    const answer = (id: number, work: Promise<unknown>) =>
+      work.then(
+        () => trainer.send({ kind: "reply", id }),
+        (error: unknown) => {
+          const message = userMessage(error);
+          trainer.send({
+            kind: "reply",
+            id,
+            error: { message: message ?? (error as Error).message, user: message !== null },
+          });
         },
-        batchMetrics: (epoch, batch, logs) =>
-          events.append("batch_end", { logs: jsonLogs(logs) }, { epoch, batch }),
-        epochEnd: (epoch) => {
-          const { loss, val_loss, learning_rate } = epochLogs;
+      );
+
+    trainer.listen((message: FromTrainer) => {
+      switch (message.kind) {
+        case "event":
+          events.append(message.type, message.data as never, { epoch: message.epoch, batch: message.batch });
+          break;
+        case "decision": {
+          const { callback, action, details, epoch, batch } = message.event;
+          if (callback === "TerminateOnNaN" && action === "nan") sink.haltSaves("nan_loss");
+          // The sink records that save as checkpoint_skipped instead.
+          if (callback === "ModelCheckpoint" && action === "checkpoint" && sink.halted) break;
+          events.append("callback", { callback, action, details }, { epoch, batch });
+          decisions.set(action, (decisions.get(action) ?? 0) + 1);
+          break;
+        }
+        case "epoch": {
+          const { loss, val_loss, learning_rate } = message.logs;
           log.info(
-            { epoch, loss, val_loss, lr: learning_rate, decisions: Object.fromEntries(decisions) },
+            {
+              epoch: message.epoch,
+              loss,
+              val_loss,
+              lr: learning_rate,
+              decisions: Object.fromEntries(decisions),
+            },
             "epoch",
           );
           decisions.clear();
-          progress.update({ epoch, learningRate: learning_rate, best: sink.best ?? undefined });
-        },
-      },
+          progress.update({
+            epoch: message.epoch,
+            learningRate: learning_rate,
+            best: sink.best ?? undefined,
+          });
+          break;
+        }
+        case "snapshot":
+          snapshots.offer(message.epoch, message.bytes);
+          break;
+        case "save":
+          void answer(message.id, sink.save(message.artifact, message.artifacts, message.topology));
+          break;
+        case "text":
+          void answer(
+            message.id,
+            sink.appendText(message.filename, message.text, { append: message.append }),
+          );
+          break;
+        case "final_model":
+          void answer(
+            message.id,
+            sink
+              .saveFinalModel(message.artifacts)
+              .then((saved) =>
+                log.info({ ...saved, trainingConfig: message.trainingConfig }, "final model stored"),
+              ),
+          );
+          break;
+        case "warn":
+          log.warn(message.message);
+          break;
+        case "done":
+          if (message.outcome.lastEpoch !== null) {
+            progress.update({
+              epoch: message.outcome.lastEpoch,
+              learningRate: message.outcome.learningRate,
+              best: sink.best ?? undefined,
+            });
+          }
+          void end({ kind: "done", outcome: message.outcome });
+          break;
+        case "failed":
+          void end({ kind: "failed", message: message.message, user: message.user });
+          break;
+        case "ready":
+          break;
+      }
     });
-    await sink.drain();
-    // The model the job ended with — after EarlyStopping restored its best weights, which it does when
-    // training ends, inside fit() — for a job that succeeded, or that a user cancelled after an epoch.
-    const keepsModel =
-      outcome.stopReason === "completed" ||
-      outcome.stopReason === "early_stopping" ||
-      (outcome.stopReason === "user_cancel" && outcome.lastEpoch !== null);
-    if (keepsModel) {
-      const saved = await sink.saveFinalModel(tf, model);
-      log.info(saved, "final model stored");
-    }
-    if (outcome.lastEpoch !== null) {
-      progress.update({
-        epoch: outcome.lastEpoch,
-        learningRate: outcome.learningRate,
-        best: sink.best ?? undefined,
-      });
-    }
-    await progress.settle();
-    return outcome;
-  } finally {
-    // Saves captured before a failure still land, and before the job's terminal event.
-    await sink.drain().catch((error) => log.warn({ err: error }, "could not store a checkpoint"));
-    // The model does not own an optimizer passed to compile(): its slots (e.g. Adam's moments) are freed here.
-    model?.optimizer?.dispose();
-    model?.dispose();
-    tf.dispose([
-      data.train.x,
-      data.train.y,
-      ...(data.validation ? [data.validation.x, data.validation.y] : []),
-    ]);
+    void fetchData(spec.data, {
+      db,
+      storage,
+      dataUris: { bucket: storage.bucket, prefixes: dataUriPrefixes(config.DATA_URI_PREFIXES, job.tenantId) },
+      tenantId: job.tenantId,
+    }).then(
+      (data) =>
+        trainer.send({
+          kind: "start",
+          job: { id: job.id, attempt: job.attempt, spec },
+          data,
+          resume: attempt.resume,
+          config,
+        }),
+      (error: unknown) => void end(fail(error)),
+    );
+    void trainer.exited.then((cause) => end({ kind: "crashed", cause }));
+  });
+}
+
+/**
+ * Stores resume snapshots: uploaded under a key of their own, then the job row is pointed at it — so a
+ * reader finds either the previous complete snapshot or this complete one, never a half-written object —
+ * and the one before is deleted. Only the newest waits when uploads fall behind (an older one is
+ * superseded before it is stored); checkpoints the trainer saved before the snapshot are stored first,
+ * so a resumed run never lacks a checkpoint its callbacks' state remembers.
+ */
+class SnapshotWriter {
+  private next: { epoch: number; bytes: Uint8Array } | null = null;
+  private writing: Promise<void> | null = null;
+  private previousKey: string | null;
+
+  constructor(
+    private readonly context: ProcessorContext,
+    private readonly job: Job,
+    private readonly sink: S3ArtifactSink,
+    private readonly log: Logger,
+  ) {
+    this.previousKey = (job.resumePoint as ResumePoint | null)?.key ?? null;
   }
+
+  offer(epoch: number, bytes: Uint8Array): void {
+    this.next = { epoch, bytes };
+    this.writing ??= this.write();
+  }
+
+  private async write(): Promise<void> {
+    const { storage, db } = this.context;
+    for (let next = this.next; next !== null; next = this.next) {
+      this.next = null;
+      const key = `${resumePrefix(this.job.id)}attempt-${this.job.attempt}-epoch-${next.epoch}.snapshot`;
+      const { bytes } = next;
+      try {
+        await this.sink.drain();
+        await this.sink.retry(() =>
+          putObject(storage, key, bytes, { contentType: "application/octet-stream" }),
+        );
+        const point: ResumePoint = { key, epoch: next.epoch, attempt: this.job.attempt };
+        if (!(await this.sink.retry(() => setResumePoint(db, this.job.id, point)))) break;
+        if (this.previousKey && this.previousKey !== key) {
+          await deleteKeys(storage, [this.previousKey]).catch(() => {});
+        }
+        this.previousKey = key;
+      } catch (error) {
+        // The previous snapshot stays the newest: a resume repeats a little more.
+        this.log.warn({ err: error, epoch: next.epoch }, "could not store a resume snapshot");
+      }
+    }
+    this.writing = null;
+  }
+
+  async settle(): Promise<void> {
+    await this.writing;
+  }
+}
+
+async function finish(
+  context: ProcessorContext,
+  events: EventLog,
+  jobId: string,
+  ended: JobOutcome,
+  result: Omit<TrainingResult, "status">,
+  log: Logger,
+  attempt?: number,
+): Promise<TrainingResult> {
+  const { db, storage } = context;
+  // A message may quote user data of any size: the row, the event and the log get the same cut.
+  const outcome = ended.error === undefined ? ended : { ...ended, error: boundMessage(ended.error) };
+  await events.flush();
+  const finished = await finishJob(db, jobId, outcome, attempt);
+  if (finished) {
+    events.append("status", {
+      status: finished.status,
+      stop_reason: outcome.stopReason,
+      ...(outcome.error && { error: outcome.error }),
+      ...(outcome.stopDetails && { details: outcome.stopDetails as Record<string, unknown> }),
+    });
+    // An ended job resumes no more.
+    const point = finished.resumePoint as ResumePoint | null;
+    if (point) await deleteKeys(storage, [point.key]).catch(() => {});
+  }
+  await events.close();
+  const status = finished?.status ?? (await getJob(db, jobId))?.status ?? null;
+  log.info({ status, stopReason: outcome.stopReason, error: outcome.error }, "job finished");
+  return { ...result, status, stopReason: outcome.stopReason };
 }

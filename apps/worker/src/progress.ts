@@ -9,7 +9,7 @@ export class ProgressWriter {
   private latest: Progress | null = null;
   private writing: Promise<void> | null = null;
 
-  constructor(private readonly deps: { db: Db; jobId: string; log: Logger }) {}
+  constructor(private readonly deps: { db: Db; jobId: string; log: Logger; attempt?: number }) {}
 
   update(progress: Progress): void {
     this.latest = progress;
@@ -19,7 +19,7 @@ export class ProgressWriter {
   private async write(): Promise<void> {
     for (let next = this.latest; next !== null; next = this.latest) {
       this.latest = null;
-      await updateProgress(this.deps.db, this.deps.jobId, next).catch((error) =>
+      await updateProgress(this.deps.db, this.deps.jobId, next, this.deps.attempt).catch((error) =>
         this.deps.log.warn({ err: error }, "could not update the job's progress"),
       );
     }

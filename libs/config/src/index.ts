@@ -139,6 +139,18 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     description: "...or as soon as this many events are buffered.",
   }),
+  MAX_BUFFERED_EVENTS: Type.Integer({
+    default: 100_000,
+    minimum: 1,
+    description:
+      "Events a job's worker holds while Postgres is unreachable; beyond this training waits (never drops a row) until they are written.",
+  }),
+  S3_RETRY_DEADLINE_MS: Type.Integer({
+    default: 300_000,
+    minimum: 0,
+    description:
+      "How long a checkpoint, file or snapshot write keeps retrying through an S3 outage (backoff with jitter, 0.5-10 s apart) before the job's attempt fails.",
+  }),
   DATA_URI_PREFIXES: Type.String({
     default: "uploads/{tenant}/",
     pattern: "^\\s*([A-Za-z0-9{][A-Za-z0-9._=+/{}-]*/\\s*(,\\s*|$))*$",

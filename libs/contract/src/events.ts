@@ -1,14 +1,15 @@
 import Type, { type Static } from "typebox";
+import { Nullable } from "./problem";
 
 /**
  * A job's history is one ordered stream of events with a per-job `seq` (docs/architecture.md). These are the
  * types and payloads, shared by the worker that writes them, the API that serves them (metrics, SSE)
  * and the Redis messages that carry them live.
  */
-export const EVENT_TYPES = ["status", "epoch_end", "batch_end", "callback", "checkpoint"] as const;
+export const EVENT_TYPES = ["status", "epoch_end", "batch_end", "callback", "checkpoint", "resumed"] as const;
 export const EventType = Type.Enum([...EVENT_TYPES], {
   description:
-    "status: lifecycle change; epoch_end / batch_end: metrics (batch_end is sampled); callback: a callback's decision; checkpoint: an artifact saved to S3.",
+    "status: lifecycle change; epoch_end / batch_end: metrics (batch_end is sampled); callback: a callback's decision; checkpoint: an artifact saved to S3; resumed: a new attempt continues from a snapshot, and events of earlier attempts from `from_epoch` on are no longer part of the history.",
 });
 export type EventType = Static<typeof EventType>;
 
@@ -86,7 +87,22 @@ export const CheckpointData = Type.Object({
   size_bytes: Type.Integer(),
 });
 
+export const ResumedData = Type.Object({
+  attempt: Type.Integer({ minimum: 1, description: "The attempt that continues the job." }),
+  from_epoch: Type.Integer({
+    minimum: 0,
+    description:
+      "Epochs the snapshot had finished: training continues at this epoch; a reader drops what it holds from this epoch on.",
+  }),
+  previous: Type.Object({
+    attempt: Type.Integer(),
+    ending: Nullable(Type.String({ description: "How it ended: worker_lost, shutdown, trainer_crashed, …" })),
+  }),
+  rolled_back: Type.Integer({ description: "Events of earlier attempts no longer shown." }),
+});
+
 export type StatusData = Static<typeof StatusData>;
+export type ResumedData = Static<typeof ResumedData>;
 export type MetricsData = Static<typeof MetricsData>;
 export type CallbackData = Static<typeof CallbackData>;
 export type CheckpointData = Static<typeof CheckpointData>;
@@ -97,6 +113,7 @@ export interface EventDataByType {
   batch_end: MetricsData;
   callback: CallbackData;
   checkpoint: CheckpointData;
+  resumed: ResumedData;
 }
 
 /** The API's last message on a job's stream, after the terminal status; it has no seq. */
@@ -114,6 +131,7 @@ export const JobEvent = Type.Object({
   batch: Type.Union([Type.Integer(), Type.Null()]),
   data: Type.Record(Type.String(), Type.Unknown()),
   time: Type.String({ format: "date-time" }),
+  attempt: Nullable(Type.Integer({ description: "The attempt that wrote it; null for the API's own." })),
 });
 export type JobEvent = Static<typeof JobEvent>;
 
@@ -125,6 +143,7 @@ export interface StoredEvent {
   batch?: number | null;
   data: unknown;
   createdAt?: Date;
+  attempt?: number | null;
 }
 
 /** The one wire form of an event: API responses, SSE data and Redis messages. */
@@ -136,6 +155,7 @@ export function wireEvent(event: StoredEvent): JobEvent {
     batch: event.batch ?? null,
     data: event.data as JobEvent["data"],
     time: (event.createdAt ?? new Date()).toISOString(),
+    attempt: event.attempt ?? null,
   };
 }
 

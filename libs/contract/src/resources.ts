@@ -50,8 +50,37 @@ const jobFields = {
 
 /** A job in lists: everything but the spec, which may hold up to MAX_INLINE_BYTES of inline data. */
 export const JobSummarySchema = Type.Object(jobFields);
+export const ATTEMPT_ENDINGS = [
+  "completed",
+  "worker_lost",
+  "shutdown",
+  "trainer_crashed",
+  "lock_lost",
+  "error",
+] as const;
+
+export const JobAttemptSchema = Type.Object({
+  attempt: Type.Integer({ minimum: 1 }),
+  worker: Type.String(),
+  backend: Type.String(),
+  started_at: DateTime,
+  ended_at: Nullable(DateTime),
+  ending: Nullable(
+    Type.Enum([...ATTEMPT_ENDINGS], {
+      description:
+        "completed: the job ended in this attempt (whatever its status); worker_lost: its worker died or stalled and another attempt took over; shutdown: its worker stopped and handed the job back; trainer_crashed: the training process died (OOM, native crash); lock_lost: its worker lost the queue's lock; error: the service failed during it. Null while it runs.",
+    }),
+  ),
+  detail: Nullable(Type.String()),
+  resumed_from_epoch: Nullable(
+    Type.Integer({ description: "Epochs finished by the snapshot it resumed from; null: from scratch." }),
+  ),
+});
+export type JobAttempt = Static<typeof JobAttemptSchema>;
+
 export const JobSchema = Type.Object({
   ...jobFields,
+  attempts: Type.Array(JobAttemptSchema, { description: "Every run of the job by a worker, first first." }),
   spec: Type.Unsafe<JobSpec>(
     Type.Object(
       {},

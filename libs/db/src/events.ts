@@ -12,6 +12,8 @@ export interface NewEvent {
   data: Prisma.InputJsonValue;
   /** When it happened; defaults to when it is written. */
   createdAt?: Date;
+  /** The attempt that wrote it; none for the API's own events. */
+  attempt?: number | null;
 }
 
 /**
@@ -25,7 +27,10 @@ export async function appendEvents(db: DbClient, events: NewEvent[]): Promise<nu
   return count;
 }
 
-/** Events with seq > afterSeq in seq order, optionally only some types: the metrics and SSE backfill query. */
+/**
+ * Events with seq > afterSeq in seq order, optionally only some types: the metrics and SSE backfill query.
+ * Rows a resumed attempt rolled back are not part of the history.
+ */
 export function eventsAfter(
   db: DbClient,
   jobId: string,
@@ -33,13 +38,18 @@ export function eventsAfter(
   options: { limit: number; types?: EventType[] },
 ): Promise<JobEvent[]> {
   return db.jobEvent.findMany({
-    where: { jobId, seq: { gt: afterSeq }, ...(options.types && { type: { in: options.types } }) },
+    where: {
+      jobId,
+      seq: { gt: afterSeq },
+      supersededBy: null,
+      ...(options.types && { type: { in: options.types } }),
+    },
     orderBy: { seq: "asc" },
     take: options.limit,
   });
 }
 
-/** The highest seq written for the job, or null when it has no events yet. */
+/** The highest seq written for the job (rolled-back rows included: seqs never repeat), or null when none. */
 export async function lastSeq(db: DbClient, jobId: string): Promise<number | null> {
   const { _max } = await db.jobEvent.aggregate({ where: { jobId }, _max: { seq: true } });
   return _max.seq;

@@ -1,4 +1,12 @@
 export {
+  type AttemptEnding,
+  endAttempt,
+  listAttempts,
+  type ResumePoint,
+  rollBackTo,
+  setResumePoint,
+} from "./attempts";
+export {
   bestCheckpoint,
   getCheckpoint,
   listCheckpoints,
@@ -9,7 +17,15 @@ export { createDb, type Db, type DbClient } from "./client";
 export { createDataset, getDataset, type NewDataset } from "./datasets";
 export { type DownsampledMetrics, type DownsampledRow, downsampledMetrics } from "./downsample";
 export { appendEvents, eventsAfter, lastSeq, type NewEvent } from "./events";
-export type { ApiKey, Checkpoint, Dataset, Job, JobEvent, Tenant } from "./generated/prisma/client";
+export type {
+  ApiKey,
+  Checkpoint,
+  Dataset,
+  Job,
+  JobAttempt,
+  JobEvent,
+  Tenant,
+} from "./generated/prisma/client";
 export { Prisma } from "./generated/prisma/client";
 export { JobStatus, StopReason } from "./generated/prisma/enums";
 export {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { boundMessage, isUuid, statusFor } from "@plateau/contract";
-import type { DbClient } from "./client";
+import type { Db, DbClient } from "./client";
 import { type Job, type JobStatus, Prisma, type StopReason } from "./generated/prisma/client";
 
 export interface NewJob {
@@ -100,22 +100,34 @@ async function guarded(update: Promise<Job>): Promise<Job | null> {
 }
 
 /**
- * queued → running, recording who runs it and when this attempt started. A job already running is taken
- * over: its worker stopped mid-job (crashed or stalled) and the queue handed the job to another attempt,
- * which trains it again. Null when the job has ended: most often it was cancelled between dequeue and
- * start (requestCancel ends a queued job at once), so the worker must skip it.
+ * queued → running as a new attempt: the job row's `attempt` goes up by one (the fencing token every later
+ * write of this attempt is checked against), the attempt is recorded with who runs it, and an earlier
+ * attempt that never ended is closed as `worker_lost` (its worker died or stalled and the queue handed the
+ * job on). `started_at` stays the first start. Null when the job has ended: most often it was cancelled
+ * between dequeue and start (requestCancel ends a queued job at once), so the worker must skip it.
  */
 export function markRunning(
-  db: DbClient,
+  db: Db,
   id: string,
   by: { backend: string; worker: string },
 ): Promise<Job | null> {
-  return guarded(
-    db.job.update({
-      where: { id, status: { in: ["queued", "running"] } },
-      data: { status: "running", startedAt: new Date(), backend: by.backend, worker: by.worker },
-    }),
-  );
+  return db.$transaction(async (tx) => {
+    const job = await guarded(
+      tx.job.update({
+        where: { id, status: { in: ["queued", "running"] } },
+        data: { status: "running", attempt: { increment: 1 }, backend: by.backend, worker: by.worker },
+      }),
+    );
+    if (!job) return null;
+    const now = new Date();
+    await tx.jobAttempt.updateMany({
+      where: { jobId: id, endedAt: null },
+      data: { endedAt: now, ending: "worker_lost" },
+    });
+    await tx.jobAttempt.create({ data: { jobId: id, attempt: job.attempt, ...by, startedAt: now } });
+    if (job.startedAt) return job;
+    return tx.job.update({ where: { id }, data: { startedAt: now } });
+  });
 }
 
 export interface JobOutcome {
@@ -128,11 +140,19 @@ export interface JobOutcome {
   learningRate?: number;
 }
 
-/** Ends a job that has not ended yet; null when it already had (the first outcome stands). */
-export function finishJob(db: DbClient, id: string, outcome: JobOutcome): Promise<Job | null> {
+/**
+ * Ends a job that has not ended yet; null when it already had (the first outcome stands) or, with
+ * `attempt`, when a newer attempt has taken the job over (a worker that lost its lock must not end it).
+ */
+export function finishJob(
+  db: DbClient,
+  id: string,
+  outcome: JobOutcome,
+  attempt?: number,
+): Promise<Job | null> {
   return guarded(
     db.job.update({
-      where: { id, status: { in: ["queued", "running"] } },
+      where: { id, status: { in: ["queued", "running"] }, attempt },
       data: {
         status: statusFor(outcome.stopReason),
         stopReason: outcome.stopReason,
@@ -197,9 +217,14 @@ export interface Progress {
 }
 
 /** The running job's latest epoch, learning rate and best monitored value; false if it is not running. */
-export async function updateProgress(db: DbClient, id: string, progress: Progress): Promise<boolean> {
+export async function updateProgress(
+  db: DbClient,
+  id: string,
+  progress: Progress,
+  attempt?: number,
+): Promise<boolean> {
   const { count } = await db.job.updateMany({
-    where: { id, status: "running" },
+    where: { id, status: "running", attempt },
     data: {
       epoch: progress.epoch,
       learningRate: progress.learningRate,

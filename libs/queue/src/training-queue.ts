@@ -29,17 +29,17 @@ export const TRAINING_JOB_OPTIONS: JobsOptions = {
 };
 
 /**
- * Crashed workers: a job's lock must be renewed by its worker; when the worker dies the lock expires and
- * another worker's stalled check moves the job back to `wait`, where any worker can resume it. A batch
- * of tfjs on CPU can hold the event loop for seconds and delay renewals, so the lock is generous (2 min)
- * rather than BullMQ's 30 s: a crash is noticed within lockDuration + stalledInterval, and a slow batch
- * is not mistaken for a crash (which would start the same job twice). After `maxStalledCount`
- * recoveries the job is failed rather than crash-looping the fleet.
+ * Crashed workers: a job's lock must be renewed by its worker (every lockDuration / 2); when the worker
+ * dies the lock expires and another worker's stalled check moves the job back to `wait`, where any worker
+ * resumes it from its snapshot. Training runs in a trainer process of its own, so the worker's event loop
+ * renews on time whatever a batch costs, and the lock can be short: a dead worker's job is picked up
+ * within lockDuration + stalledInterval = 14 s. After `maxStalledCount` recoveries the job is failed
+ * rather than crash-looping the fleet (the reconciler records why in Postgres).
  */
 export const TRAINING_WORKER_SETTINGS = {
-  lockDuration: 120_000,
-  stalledInterval: 30_000,
-  maxStalledCount: 2,
+  lockDuration: 10_000,
+  stalledInterval: 4_000,
+  maxStalledCount: 3,
 } satisfies Partial<WorkerOptions>;
 
 /** The queue the API enqueues into; `queue.close()` also closes its Redis connection. */

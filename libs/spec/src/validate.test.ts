@@ -43,6 +43,19 @@ describe("validateJobSpec", () => {
     expect(result.spec.callbacks?.[2]).toMatchObject({ filepath: "epoch-{epoch:04d}", save_freq: "epoch" });
   });
 
+  it("keeps a job's seed and chooses one for a job without, so every attempt trains from the same draws", async () => {
+    const seeded = await validateJobSpec({ ...example(), seed: 42 }, limits, countParams, TENANT);
+    if (!seeded.ok) throw new Error(JSON.stringify(seeded.issues));
+    expect(seeded.spec.seed).toBe(42);
+    const chosen = await Promise.all(
+      [1, 2].map(() => validateJobSpec(example(), limits, countParams, TENANT)),
+    );
+    const seeds = chosen.map((result) => (result.ok ? result.spec.seed : undefined));
+    for (const seed of seeds) expect(Number.isInteger(seed) && seed! >= 0 && seed! < 2 ** 32).toBe(true);
+    const refused = await validateJobSpec({ ...example(), seed: -1 }, limits, countParams, TENANT);
+    expect(refused.ok ? [] : refused.issues.map((issue) => issue.path)).toEqual(["/seed"]);
+  });
+
   it("keeps a TerminateOnNaN the job lists where it is, without adding another", async () => {
     const result = await validateJobSpec(exampleJob(), limits, countParams, TENANT);
     if (!result.ok) throw new Error(JSON.stringify(result.issues));

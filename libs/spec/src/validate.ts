@@ -1,3 +1,4 @@
+import { randomInt } from "node:crypto";
 import {
   validateCallbackSpecs,
   type WebhookSettings,
@@ -12,6 +13,7 @@ import {
   issuesUnder,
   type JobSpec,
   JobSpecSchema,
+  MAX_SEED,
   type ModelSpec,
   withCallbackDefaults,
 } from "@plateau/contract";
@@ -25,6 +27,7 @@ import {
   hasValidation,
   logKeys,
   SpecError,
+  scheduleConflicts,
 } from "@plateau/training/checks";
 import { schemaIssues } from "@plateau/validation";
 import type { TSchema } from "typebox";
@@ -123,6 +126,7 @@ function structuralIssues(body: unknown): Issue[] {
   const clean = (prefix: string) => !issues.some((i) => i.path.startsWith(prefix));
   if (spec.model !== undefined && clean("/model")) issues.push(...checkModel(spec.model));
   if (spec.compile !== undefined && clean("/compile")) issues.push(...checkCompile(spec.compile));
+  if (clean("/compile") && clean("/callbacks")) issues.push(...scheduleConflicts(spec));
   if (spec.data !== undefined && clean("/data")) {
     issues.push(...dataSourceIssues(spec.data, "/data"));
     if (spec.data.validation) issues.push(...dataSourceIssues(spec.data.validation, "/data/validation"));
@@ -221,6 +225,8 @@ function effectiveSpec(spec: JobSpec): JobSpec {
   }
   return {
     ...spec,
+    // Every attempt of the job draws from the same seed, so a chosen one is part of the job from the start.
+    seed: spec.seed ?? randomInt(MAX_SEED + 1),
     fit: Value.Default(FitSpecSchema, structuredClone(spec.fit)) as JobSpec["fit"],
     callbacks,
   };

@@ -54,6 +54,8 @@ export interface TrainHooks {
   epochMetrics?(epoch: number, logs: Logs): void;
   /** A sampled batch's logs with `learning_rate`. Other batches are not read: a read syncs the device. */
   batchMetrics?(epoch: number, batch: number, logs: Logs): void;
+  /** After every batch, once the loop yielded; training waits while it runs (e.g. paused by its worker). */
+  batchEnd?(): Promise<void> | undefined;
   /** After every job callback handled the epoch end: where `snapshot(…, epoch + 1)` is consistent. */
   epochEnd?(epoch: number, logs: Logs): void | Promise<void>;
 }
@@ -159,6 +161,7 @@ class LoopControl extends Callback {
 
   override async onBatchEnd(batch: number): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
+    await this.hooks.batchEnd?.();
     this.lastBatch = batch;
     this.check(batch);
   }

@@ -19,6 +19,7 @@ import {
   type Db,
   getDataset,
   InvalidCursorError,
+  listAttempts,
   listJobs,
   type Prisma,
   requestCancel,
@@ -28,13 +29,13 @@ import { validateJobSpec } from "@plateau/spec";
 import type { FastifyBaseLogger } from "fastify";
 import { bodyCheckedByHandler } from "../app";
 import { type Caller, callerOf } from "../auth";
+import { datasetSourceIssues } from "../dataset-fields";
 import type { ApiDeps } from "../deps";
 import { ApiError, ErrorRef } from "../errors";
 import { claim, hashJson, type Idempotency, IdempotencyHeaders, replay } from "../idempotency";
 import { appendStatus } from "../job-events";
 import { findJob, JobIdParams } from "../job-params";
 import { jobSummary, jobView } from "../job-view";
-import { datasetSourceIssues } from "../dataset-fields";
 import { countModelParams } from "../model-check";
 import { holdActiveJobQuota } from "../quotas";
 
@@ -116,7 +117,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
       await appendEvents(tx, [
         { jobId: id, seq: 1, type: "status", data: { status: "queued" }, createdAt: created.createdAt },
       ]);
-      const view = jobView(created);
+      const view = jobView(created, []);
       await idempotency?.held.complete(tx, {
         requestHash: idempotency.requestHash,
         statusCode: 201,
@@ -189,7 +190,10 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
         response: { 200: JobSchema, 400: ErrorRef, 404: ErrorRef },
       },
     },
-    async (request) => jobView(await findJob(db, request.params.id, callerOf(request).tenantId)),
+    async (request) => {
+      const job = await findJob(db, request.params.id, callerOf(request).tenantId);
+      return jobView(job, await listAttempts(db, job.id));
+    },
   );
 
   app.post(

@@ -1,0 +1,98 @@
+import type { JsonObject } from "@plateau/callbacks";
+import type { RandomState } from "./random";
+import type { StateTensor, TrainingState } from "./run";
+
+/** A resume snapshot: a training state plus the random generator's position at that point. */
+export interface ResumeSnapshot {
+  state: TrainingState;
+  random: RandomState;
+}
+
+/**
+ * Snapshots are read by whatever worker version picks the job up next, so the format is plain and
+ * versioned rather than a runtime's own serialization: a magic line, the header's length (uint32 LE),
+ * a JSON header, then every tensor's bytes in header order.
+ */
+const MAGIC = "plateau-snapshot/1\n";
+
+interface TensorEntry {
+  name: string;
+  shape: number[];
+  dtype: StateTensor["dtype"];
+  bytes: number;
+}
+
+interface Header {
+  epoch: number;
+  learningRate: number;
+  callbacks: JsonObject[];
+  random: RandomState;
+  weights: TensorEntry[];
+  optimizer: TensorEntry[];
+}
+
+const entry = ({ name, shape, dtype, values }: StateTensor): TensorEntry => ({
+  name,
+  shape,
+  dtype,
+  bytes: values.byteLength,
+});
+
+export function encodeSnapshot({ state, random }: ResumeSnapshot): Uint8Array {
+  const header: Header = {
+    epoch: state.epoch,
+    learningRate: state.learningRate,
+    callbacks: state.callbacks,
+    random,
+    weights: state.weights.map(entry),
+    optimizer: state.optimizer.map(entry),
+  };
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const magic = new TextEncoder().encode(MAGIC);
+  const tensors = [...state.weights, ...state.optimizer];
+  const size = magic.length + 4 + json.length + tensors.reduce((sum, t) => sum + t.values.byteLength, 0);
+  const out = new Uint8Array(size);
+  out.set(magic, 0);
+  new DataView(out.buffer).setUint32(magic.length, json.length, true);
+  out.set(json, magic.length + 4);
+  let offset = magic.length + 4 + json.length;
+  for (const { values } of tensors) {
+    out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), offset);
+    offset += values.byteLength;
+  }
+  return out;
+}
+
+const ARRAYS = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as const;
+
+export function decodeSnapshot(bytes: Uint8Array): ResumeSnapshot {
+  const magic = new TextEncoder().encode(MAGIC);
+  if (new TextDecoder().decode(bytes.subarray(0, magic.length)) !== MAGIC) {
+    throw new Error("not a Plateau resume snapshot (or a version this worker cannot read)");
+  }
+  const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(magic.length, true);
+  let offset = magic.length + 4;
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(offset, offset + length))) as Header;
+  offset += length;
+  const read = (e: TensorEntry): StateTensor => {
+    const Values = ARRAYS[e.dtype as keyof typeof ARRAYS];
+    if (!Values) throw new Error(`a snapshot tensor has dtype ${e.dtype}, which Plateau does not store`);
+    if (offset + e.bytes > bytes.length) throw new Error("the snapshot is truncated");
+    // A copy: the bytes of one tensor need not be aligned for its element type within the file.
+    const values = new Values(bytes.slice(offset, offset + e.bytes).buffer);
+    offset += e.bytes;
+    return { name: e.name, shape: e.shape, dtype: e.dtype, values };
+  };
+  const weights = header.weights.map(read);
+  const optimizer = header.optimizer.map(read);
+  return {
+    state: {
+      epoch: header.epoch,
+      learningRate: header.learningRate,
+      callbacks: header.callbacks,
+      weights,
+      optimizer,
+    },
+    random: header.random,
+  };
+}
