@@ -2,12 +2,27 @@ import type { Schedule } from "@plateau/callbacks/schedules";
 import type { NamedTensorMap, Optimizer, Tensor, Variable } from "@tensorflow/tfjs";
 import type { Tf } from "./backend";
 import { applyWeightDecay, type Clipping, clipGradients } from "./clipping";
+import { SpecError } from "./spec-error";
 
 /** Keras 3's words when a schedule-driven rate is set (BaseOptimizer.learning_rate's setter). */
 export const SCHEDULE_NOT_SETTABLE =
   "This optimizer was created with a `LearningRateSchedule` object as its `learning_rate` constructor argument, hence its learning rate is not settable. If you need the learning rate to be settable, you should instantiate the optimizer with a float `learning_rate` argument.";
 
 type NamedTensor = { name: string; tensor: Tensor };
+
+/**
+ * What setting a schedule-driven rate throws: Keras's TypeError, as the job's own mistake (a SpecError
+ * fails the job once, unretried). Submission refuses the callbacks that would do it; a Webhook's reply
+ * can still ask for it.
+ */
+function scheduleNotSettable(): SpecError {
+  return new SpecError([
+    {
+      path: "/compile/optimizer/learning_rate",
+      message: `is a schedule: TypeError: ${SCHEDULE_NOT_SETTABLE}`,
+    },
+  ]);
+}
 
 /** Keras's arguments common to every optimizer (keras/src/optimizers/base_optimizer.py). */
 export interface KerasArgs extends Clipping {
@@ -95,7 +110,7 @@ export function kerasOptimizer(tf: Tf, rule: UpdateRule, args: KerasArgs): Optim
      */
     set learningRate(value: number) {
       if (typeof this.rate === "number") this.rate = value;
-      else if (Math.fround(value) !== this.learningRate) throw new TypeError(SCHEDULE_NOT_SETTABLE);
+      else if (Math.fround(value) !== this.learningRate) throw scheduleNotSettable();
     }
 
     override applyGradients(gradients: NamedTensorMap | NamedTensor[]): void {
