@@ -31,7 +31,7 @@ describe("JobSeries", () => {
     batch: null,
     time: time(5),
     data: { callback: "ReduceLROnPlateau", action: "reduce_lr", details: { from: 0.1, to: 0.05 } },
-  } as TypedJobEvent;
+  } as unknown as TypedJobEvent;
   series.addEvent(reduce);
 
   it("groups val_ beside train, loss first, the learning rate on its own", () => {
@@ -58,16 +58,47 @@ describe("JobSeries", () => {
       time: time(7),
       data: { logs: { loss: 1 } },
     };
-    expect(series.addEvent(live as TypedJobEvent)).toBe(true);
+    expect(series.addEvent(live as unknown as TypedJobEvent)).toBe(true);
     series.addRows("epoch", [row(7, 1, null, { loss: 1 })]);
     expect(series.count("epoch")).toBe(2);
     expect(series.addEvent(reduce)).toBe(false);
   });
 
-  it("marks a resume after a lost worker", () => {
-    const resumed = { seq: 8, type: "resumed", epoch: 1, batch: null, time: time(8), data: { attempt: 2 } };
+  it("does not chart again the stream's replay of rows the downsampled history covered", () => {
+    const sampled = new JobSeries();
+    sampled.addHistory("batch", [row(2, 0, 0, { loss: 3 }), row(9, 0, 7, { loss: 1 })], 9);
+    const replayed = {
+      seq: 5,
+      type: "batch_end",
+      epoch: 0,
+      batch: 3,
+      time: time(5),
+      data: { logs: { loss: 2 } },
+    };
+    expect(sampled.addEvent(replayed as unknown as TypedJobEvent)).toBe(false);
+    expect(sampled.addEvent({ ...replayed, seq: 10, batch: 8 } as unknown as TypedJobEvent)).toBe(true);
+    expect(sampled.count("batch")).toBe(3);
+  });
+
+  it("marks a resume after a lost worker and drops what the lost attempt recorded from its epoch on", () => {
+    const resumed = {
+      seq: 8,
+      type: "resumed",
+      epoch: 1,
+      batch: null,
+      time: time(8),
+      data: { attempt: 2, from_epoch: 1, previous: { attempt: 1, ending: "worker_lost" }, rolled_back: 2 },
+    };
     series.addEvent(resumed as unknown as TypedJobEvent);
-    expect(series.markers("epoch").at(-1)).toMatchObject({ kind: "resumed", x: 2 });
+    expect(series.markers("epoch").at(-1)).toEqual({
+      kind: "resumed",
+      x: 2,
+      message: "Attempt 2 resumed from epoch 2 (attempt 1 ended: worker_lost)",
+    });
+    // Epoch 1's rows (seq 6 and 7) were the lost attempt's; epoch 0's stay, as does the reduction.
+    expect(series.lines("batch", ["loss"], "step")[0].y).toEqual([3, 2]);
+    expect(series.count("epoch")).toBe(1);
+    expect(series.markers("epoch").map((m) => m.kind)).toEqual(["reduce_lr", "resumed"]);
   });
 });
 

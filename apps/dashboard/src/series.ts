@@ -23,6 +23,14 @@ export class JobSeries {
   private readonly rows: Record<Level, MetricsRow[]> = { epoch: [], batch: [] };
   private readonly events: TypedJobEvent[] = [];
   private readonly seen = new Set<number>();
+  /** Rows up to this seq came downsampled; the stream's replay of them is not charted again. */
+  private readonly sampledUntil: Record<Level, number> = { epoch: 0, batch: 0 };
+
+  /** A downsampled history (GET /metrics?max_points) covering every row up to `until`. */
+  addHistory(level: Level, rows: MetricsRow[], until: number): void {
+    this.addRows(level, rows);
+    this.sampledUntil[level] = Math.max(this.sampledUntil[level], until);
+  }
 
   addRows(level: Level, rows: MetricsRow[]): void {
     for (const row of rows) {
@@ -37,6 +45,7 @@ export class JobSeries {
   addEvent(event: TypedJobEvent): boolean {
     if (event.type === "epoch_end" || event.type === "batch_end") {
       const level = event.type === "epoch_end" ? "epoch" : "batch";
+      if (event.seq <= this.sampledUntil[level]) return false;
       this.addRows(level, [
         { seq: event.seq, epoch: event.epoch, batch: event.batch, logs: event.data.logs, time: event.time },
       ]);
@@ -44,8 +53,21 @@ export class JobSeries {
     }
     if (this.seen.has(event.seq)) return false;
     this.seen.add(event.seq);
+    if ((event.type as string) === "resumed") this.rollBack(event.seq, resumedOf(event).from_epoch ?? 0);
     this.events.push(event);
     return markerOf(event) !== null;
+  }
+
+  /**
+   * A resumed attempt continues from a snapshot at `fromEpoch`: what earlier attempts recorded from that
+   * epoch on is no longer the job's history (libs/contract's ResumedData), so it leaves the charts.
+   */
+  private rollBack(beforeSeq: number, fromEpoch: number): void {
+    const kept = (at: { seq: number; epoch: number | null }) =>
+      at.seq > beforeSeq || (at.epoch ?? 0) < fromEpoch;
+    this.rows.epoch = this.rows.epoch.filter(kept);
+    this.rows.batch = this.rows.batch.filter(kept);
+    this.events.splice(0, this.events.length, ...this.events.filter(kept));
   }
 
   count(level: Level): number {
@@ -123,10 +145,9 @@ export function markerOf(event: TypedJobEvent): Omit<Marker, "x"> | null {
   const at = `epoch ${(event.epoch ?? 0) + 1}${event.batch !== null ? `, batch ${event.batch}` : ""}`;
   const type = event.type as string;
   if (type === "resumed") {
-    return {
-      kind: "resumed",
-      message: `Resumed after a lost worker (${at}) ${detailsText(event.data)}`.trim(),
-    };
+    const { attempt, from_epoch: from, previous } = resumedOf(event);
+    const ending = previous?.ending ? ` (attempt ${previous.attempt} ended: ${previous.ending})` : "";
+    return { kind: "resumed", message: `Attempt ${attempt} resumed from epoch ${(from ?? 0) + 1}${ending}` };
   }
   if (event.type === "checkpoint") {
     const { name, monitor, value, is_best: best } = event.data;
@@ -158,4 +179,13 @@ function detailsText(details: Record<string, unknown>): string {
     ([key, value]) => `${key} ${typeof value === "number" ? formatNumber(value) : JSON.stringify(value)}`,
   );
   return parts.length > 0 ? `— ${parts.join(", ")}` : "";
+}
+
+/** A `resumed` event's data (libs/contract's ResumedData), read defensively. */
+function resumedOf(event: TypedJobEvent): {
+  attempt?: number;
+  from_epoch?: number;
+  previous?: { attempt: number; ending: string | null };
+} {
+  return event.data as never;
 }

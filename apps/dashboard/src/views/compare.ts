@@ -57,7 +57,8 @@ export function compareView(root: HTMLElement, chosen: string[]): () => void {
     try {
       for (const id of chosen.filter((id) => !loaded.has(id))) {
         const series = new JobSeries();
-        series.addRows("epoch", (await client.metrics(id, { level: "epoch", max_points: MAX_POINTS })).items);
+        const page = await client.metrics(id, { level: "epoch", max_points: MAX_POINTS });
+        series.addHistory("epoch", page.items, page.next_after);
         loaded.set(id, { job: await client.getJob(id), series });
       }
       message.textContent = chosen.length < 2 ? "Pick two or more jobs." : "";

@@ -95,7 +95,15 @@ export function jobView(root: HTMLElement, id: string): () => void {
   const showJob = (latest: Job) => {
     job = latest;
     title.textContent = latest.name;
-    const attempts = (latest as Job & { attempts?: unknown[] }).attempts?.length ?? series.attempts();
+    // Each worker's run of the job, and how the ones before the last ended (a lost worker, a shutdown…).
+    const runs = (latest as Job & { attempts?: { attempt: number; ending: string | null }[] }).attempts;
+    const attempts = runs
+      ? runs
+          .map(
+            (run) => `#${run.attempt}${run.ending && run.ending !== "completed" ? ` (${run.ending})` : ""}`,
+          )
+          .join(", ") || "none yet"
+      : String(series.attempts());
     const entries: [string, string][] = [
       ["Status", latest.status],
       ["Progress", `${latest.epoch === null ? 0 : latest.epoch + 1} / ${latest.epochs} epochs`],
@@ -106,7 +114,7 @@ export function jobView(root: HTMLElement, id: string): () => void {
           : "—",
       ],
       ["Learning rate", formatNumber(latest.learning_rate)],
-      ["Attempts", String(attempts)],
+      ["Attempts", attempts],
       ["Stop reason", latest.stop_reason ?? "—"],
       ["Created", formatTime(latest.created_at)],
       ["Backend", latest.backend ?? "—"],
@@ -174,7 +182,7 @@ export function jobView(root: HTMLElement, id: string): () => void {
     await refreshJob();
     for (const level of ["epoch", "batch"] as const) {
       const page = await client.metrics(id, { level, max_points: MAX_POINTS });
-      series.addRows(level, page.items);
+      series.addHistory(level, page.items, page.next_after);
     }
     redraw();
     for await (const event of client.streamEvents(id, { signal: abort.signal })) {
