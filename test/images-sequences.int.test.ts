@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { PlateauClient } from "@plateau/client";
 import { loadConfig } from "@plateau/config";
 import type { Job, JobSpec } from "@plateau/contract";
@@ -12,10 +13,11 @@ import { createProcessor } from "../apps/worker/src/processor";
 
 /**
  * What Keras users bring, end to end through the HTTP API on the default backend (wasm, with the cpu
- * fallbacks of libs/training/src/wasm-fallback.ts for the kernels it lacks): an image classifier
- * (Conv2D + MaxPooling2D) trained from uploaded .npy files, and a sequence classifier (Embedding + GRU)
- * from JSONL rows holding token lists; each keeps its best epoch with ModelCheckpoint(save_best_only),
- * whose checkpoint loads back with tf.loadLayersModel and scores what the job recorded for it.
+ * fallbacks of libs/training/src/wasm-fallback.ts for the kernels it lacks): the README's image classifier
+ * (Conv2D + MaxPooling2D) trained from uploaded .npy files, a sequence classifier (Embedding + GRU) from
+ * JSONL rows holding token lists — each keeping its best epoch with ModelCheckpoint(save_best_only), whose
+ * checkpoint loads back with tf.loadLayersModel and scores what the job recorded for it — and the README's
+ * Embedding + Bidirectional(LSTM) text classifier as written.
  */
 
 const base = loadConfig();
@@ -58,6 +60,17 @@ async function finished(id: string): Promise<Job> {
   }
 }
 
+const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+
+/** The README's example under `<!-- example:name -->`, checked to be examples/<name>.json. */
+function readmeExample(name: string): Record<string, Record<string, unknown>> {
+  const file = JSON.parse(readFileSync(new URL(`../examples/${name}.json`, import.meta.url), "utf8"));
+  const marker = readme.indexOf(`<!-- example:${name} -->`);
+  expect(marker).toBeGreaterThan(-1);
+  expect(JSON.parse(readme.slice(marker).split("```json\n")[1].split("```")[0])).toEqual(file);
+  return file;
+}
+
 const checkpointBest = {
   type: "ModelCheckpoint",
   monitor: "val_loss",
@@ -82,53 +95,49 @@ async function bestScoresAsRecorded(id: string, x: Tensor, y: Tensor) {
 }
 
 describe("images and sequences through the API", () => {
-  it("trains a Conv2D + MaxPooling2D classifier on uploaded .npy images and loads its best checkpoint", async () => {
-    // 8×8×1 images: class 1 is bright in its top half, class 0 in its bottom half.
+  it("trains the README's .npy image classifier on uploaded 28×28×1 images and loads its best checkpoint", async () => {
+    // Class 1 is bright in its top half, class 0 in its bottom half.
     const n = 24;
-    const pixels = new Float32Array(n * 64);
+    const pixels = new Float32Array(n * 784);
     const labels = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       labels[i] = i % 2;
-      for (let p = 0; p < 64; p++) {
-        const top = p < 32;
-        pixels[i * 64 + p] = (top === (labels[i] === 1) ? 0.8 : 0.1) + ((i * 7 + p * 13) % 10) / 100;
+      for (let p = 0; p < 784; p++) {
+        const top = p < 392;
+        pixels[i * 784 + p] = (top === (labels[i] === 1) ? 0.8 : 0.1) + ((i * 7 + p * 13) % 10) / 100;
       }
     }
-    const images = await client.uploadDataset(new Blob([dump(pixels, [n, 8, 8, 1])]), { filename: "x.npy" });
+    const images = await client.uploadDataset(new Blob([dump(pixels, [n, 28, 28, 1])]), {
+      filename: "x_train.npy",
+    });
     expect(images).toMatchObject({
       format: "npy",
       rows: n,
-      arrays: [{ name: "array", dtype: "float32", shape: [n, 8, 8, 1] }],
+      arrays: [{ name: "array", dtype: "float32", shape: [n, 28, 28, 1] }],
     });
-    const y = await client.uploadDataset(new Blob([dump(labels, [n])]), { filename: "y.npy" });
+    const y = await client.uploadDataset(new Blob([dump(labels, [n])]), { filename: "y_train.npy" });
 
+    const example = readmeExample("npy-image-classifier");
     const spec = {
-      name: "cnn",
-      model: {
-        layers: [
-          {
-            class_name: "Conv2D",
-            config: { filters: 4, kernel_size: 3, activation: "relu", input_shape: [8, 8, 1] },
-          },
-          { class_name: "MaxPooling2D", config: { pool_size: 2 } },
-          { class_name: "Flatten", config: {} },
-          { class_name: "Dense", config: { units: 2, activation: "softmax" } },
-        ],
-      },
-      compile: { optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"] },
-      data: { source: "dataset", id: images.id, y: { source: "dataset", id: y.id } },
-      fit: { epochs: 2, batch_size: 8, validation_split: 0.25, shuffle: false },
-      callbacks: [checkpointBest],
+      ...example,
+      data: { ...example.data, id: images.id, y: { source: "dataset", id: y.id } },
+      fit: { ...example.fit, epochs: 2, batch_size: 8, validation_split: 0.25, shuffle: false },
     } as unknown as JobSpec;
     const { id } = await client.submitJob(spec);
     expect(await finished(id)).toMatchObject({ status: "succeeded", stop_reason: "completed" });
 
     // validation_split holds out the last quarter of the rows, as Keras does.
     const held = n - Math.floor(n * 0.75);
-    const x = tf.tensor(pixels.slice((n - held) * 64), [held, 8, 8, 1]);
+    const x = tf.tensor(pixels.slice((n - held) * 784), [held, 28, 28, 1]);
     const yHeld = tf.tensor(Array.from(labels.slice(n - held)), [held]);
     await bestScoresAsRecorded(id, x, yHeld);
     tf.dispose([x, yHeld]);
+  });
+
+  it("trains the README's Embedding + Bidirectional(LSTM) text classifier as written", async () => {
+    const { id } = await client.submitJob(readmeExample("text-bilstm") as unknown as JobSpec);
+    expect(await finished(id)).toMatchObject({ status: "succeeded", stop_reason: "completed" });
+    expect((await client.metrics(id, { after: 0, limit: 100 })).items).toHaveLength(5);
   });
 
   it("trains an Embedding + GRU classifier on JSONL token lists and loads its best checkpoint", async () => {
