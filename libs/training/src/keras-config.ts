@@ -33,12 +33,15 @@ function sameValue(a: unknown, b: unknown): boolean {
 /**
  * Strips Keras serialization wrappers that carry no model meaning for tfjs: Keras 3's `module`,
  * `registered_name` and `build_config` beside every class_name, DTypePolicy objects where tfjs wants a
- * dtype string, and Keras 2 metadata's `__tuple__` boxes.
+ * dtype string, Keras 2 metadata's `__tuple__` boxes and Keras 3's `__numpy__` arrays.
  */
 function unwrapKeras(value: Json): Json {
   if (Array.isArray(value)) return value.map(unwrapKeras);
   if (!isObject(value)) return value;
   if (value.class_name === "__tuple__" && Array.isArray(value.items)) return value.items.map(unwrapKeras);
+  // Keras 3 serializes a NumPy array (a Rescaling scale, say) as its nested list with a dtype.
+  if (value.class_name === "__numpy__" && isObject(value.config))
+    return unwrapKeras(value.config.value ?? null);
   if ((value.class_name === "DTypePolicy" || value.class_name === "Policy") && isObject(value.config)) {
     return value.config.name ?? null;
   }

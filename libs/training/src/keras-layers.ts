@@ -23,7 +23,7 @@ interface LayerRule {
   check?: (config: Readonly<Record<string, unknown>>) => { key: string; message: string }[];
 }
 
-/** The most numbers a Normalization's mean (or variance) may hold: they are copied on every batch. */
+/** The most numbers a Normalization's mean (or variance) or a Rescaling's scale may hold: copied every batch. */
 export const MAX_NORMALIZATION_VALUES = 100_000;
 
 /** A rectangular nested list of finite numbers (or one number): its shape, or why it is not one. */
@@ -83,11 +83,21 @@ function normalizationIssues(config: Readonly<Record<string, unknown>>): { key: 
   return issues;
 }
 
-/** Rescaling's scale and offset: Keras documents floats (a list would broadcast in some backends only). */
+/**
+ * Rescaling's scale (required, as in Keras) and offset: a number, or an array that broadcasts against the
+ * input's last axes as NumPy broadcasts (per channel, say).
+ */
 function rescalingIssues(config: Readonly<Record<string, unknown>>): { key: string; message: string }[] {
-  return ["scale", "offset"]
-    .filter((key) => key in config && !(typeof config[key] === "number" && Number.isFinite(config[key])))
-    .map((key) => ({ key, message: "must be a finite number" }));
+  if (!("scale" in config))
+    return [{ key: "scale", message: "is required (Keras's Rescaling has no default)" }];
+  return ["scale", "offset"].flatMap((key) => {
+    if (!(key in config)) return [];
+    const shape = numberArrayShape(config[key]);
+    if (typeof shape === "string") return [{ key, message: shape }];
+    return shape.reduce((a, b) => a * b, 1) > MAX_NORMALIZATION_VALUES
+      ? [{ key, message: `must hold at most ${MAX_NORMALIZATION_VALUES} numbers` }]
+      : [];
+  });
 }
 
 /** Keys every layer accepts: naming, freezing, dtype and the Keras ways to give the input shape. */

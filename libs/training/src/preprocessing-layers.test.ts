@@ -54,10 +54,33 @@ describe("Rescaling", () => {
     expect(m.layers[0].getConfig()).toMatchObject({ scale: 1 / 255, offset: -1 });
   });
 
-  it("refuses a scale that is not a number, naming the field", () => {
+  it("takes a per-channel scale, also as Keras 3 serializes a NumPy array", async () => {
+    const scale = { class_name: "__numpy__", config: { value: [2, 10], dtype: "float32" } };
+    const m = await model([{ class_name: "Rescaling", config: { scale, offset: [1, 0], input_shape: [2] } }]);
     expect(
-      checkModel({ layers: [{ class_name: "Rescaling", config: { scale: [1, 2], input_shape: [2] } }] }),
-    ).toEqual([{ path: "/model/layers/0/config/scale", message: "must be a finite number" }]);
+      predict(m, [
+        [1, 1],
+        [0.5, -1],
+      ]),
+    ).toEqual([3, 10, 2, -10]);
+  });
+
+  it("refuses a missing scale, or one that is not numbers, naming the field", () => {
+    const issues = (config: object) =>
+      checkModel({ layers: [{ class_name: "Rescaling", config: { input_shape: [2], ...config } }] });
+    expect(issues({})).toEqual([
+      { path: "/model/layers/0/config/scale", message: "is required (Keras's Rescaling has no default)" },
+    ]);
+    expect(issues({ scale: 1, offset: "1" })[0]).toEqual({
+      path: "/model/layers/0/config/offset",
+      message: "must be a number or a non-empty nested list of numbers (at most 8 deep)",
+    });
+  });
+
+  it("a scale that does not broadcast to the input is a build error naming the shapes", async () => {
+    await expect(
+      model([{ class_name: "Rescaling", config: { scale: [1, 2, 3], input_shape: [2] } }]),
+    ).rejects.toThrow(/Rescaling of shape \[3\] does not broadcast to inputs of shape \[,2\]/);
   });
 });
 

@@ -26,8 +26,8 @@ export function nestedShape(value: unknown): number[] {
 type Nested = number | Nested[];
 
 interface RescalingConfig {
-  scale?: number;
-  offset?: number;
+  scale: Nested;
+  offset?: Nested;
   name?: string;
 }
 
@@ -62,18 +62,36 @@ export function registerPreprocessingLayers(tf: Tf): void {
 
   class Rescaling extends tf.layers.Layer {
     static className = "Rescaling";
-    readonly scale: number;
-    readonly offset: number;
+    readonly scale: Nested;
+    readonly offset: Nested;
 
     constructor(config: RescalingConfig) {
       super(config);
-      this.scale = config.scale ?? 1;
+      this.scale = config.scale;
       this.offset = config.offset ?? 0;
+    }
+
+    override build(inputShape: Shape | Shape[]): void {
+      const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+      for (const value of [this.scale, this.offset]) {
+        // NumPy's rule: trailing dimensions equal, or 1.
+        const own = nestedShape(value);
+        const fits =
+          own.length <= shape.length &&
+          own.every((size, i) => size === 1 || shape[shape.length - own.length + i] === size);
+        if (!fits)
+          throw new Error(`Rescaling of shape [${own}] does not broadcast to inputs of shape [${shape}]`);
+      }
+      this.built = true;
     }
 
     override call(inputs: Tensor | Tensor[]): Tensor {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
-      return tf.tidy(() => tf.add(tf.mul(tf.cast(x, "float32"), this.scale), this.offset));
+      return tf.tidy(() => {
+        const scale = tf.tensor(this.scale as number[], undefined, "float32");
+        const offset = tf.tensor(this.offset as number[], undefined, "float32");
+        return tf.add(tf.mul(tf.cast(x, "float32"), scale), offset);
+      });
     }
 
     override getConfig() {
