@@ -286,6 +286,12 @@ function optimizerParams(spec: unknown, path: string, issues: Issue[]): Optimize
       message: `only one of clipnorm, clipvalue and global_clipnorm can be set (Keras raises ValueError); got ${clips.join(" and ")}`,
     });
   }
+  if ((name === "sgd" || name === "momentum") && (out.momentum as number) > 1) {
+    issues.push({
+      path: `${paramsPath}/momentum`,
+      message: "must be between 0 and 1 (Keras raises ValueError)",
+    });
+  }
   if (name === "lion" && ((out.beta_1 as number) <= 0 || (out.beta_1 as number) > 1)) {
     issues.push({
       path: `${paramsPath}/beta_1`,

@@ -275,6 +275,9 @@ describe("optimizer arguments at submission", () => {
     expect(paths({ name: "lion", beta_1: 0 })[0]).toMatch(
       /^\/compile\/optimizer\/beta_1: must be in \(0, 1\]/,
     );
+    expect(paths({ name: "sgd", momentum: 1.5 })).toEqual([
+      "/compile/optimizer/momentum: must be between 0 and 1 (Keras raises ValueError)",
+    ]);
     expect(paths({ name: "adamw", weight_decay: null })).toEqual([
       "/compile/optimizer/weight_decay: must be a number",
     ]);
