@@ -124,6 +124,22 @@ describe("optimizer state through getWeights/setWeights", () => {
     });
   }
 
+  it("leaves a variable without a gradient as it is, as Keras filters empty gradients", () => {
+    const [w, b] = fresh();
+    const optimizer = buildOptimizer(tf, { name: "adamw", global_clipnorm: 1 });
+    const before = values([w, b]);
+    const gradient = tf.ones([2]);
+    optimizer.applyGradients([
+      { name: w.name, tensor: null as never },
+      { name: b.name, tensor: gradient },
+    ]);
+    const [wAfter, bAfter] = values([w, b]);
+    expect(wAfter).toEqual(before[0]);
+    expect(bAfter).not.toEqual(before[1]);
+    tf.dispose([w, b, gradient]);
+    optimizer.dispose();
+  });
+
   it("plain SGD holds only its step count, and a restored one continues the same", async () => {
     const { continued, afterRestore, names } = await resumed("sgd", 2, 3);
     expect(names).toEqual(["iter"]);

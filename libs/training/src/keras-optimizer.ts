@@ -114,7 +114,11 @@ export function kerasOptimizer(tf: Tf, rule: UpdateRule, args: KerasArgs): Optim
     }
 
     override applyGradients(gradients: NamedTensorMap | NamedTensor[]): void {
-      const list = gradientList(gradients);
+      // Slots follow a variable's position among all gradients; one without a gradient is left out of
+      // clipping, decay and the update, as Keras filters empty gradients.
+      const list = gradientList(gradients)
+        .map((item, index) => ({ ...item, index }))
+        .filter((item) => item.tensor != null);
       const lr = Math.fround(this.learningRate);
       const localStep = this.iterations + 1;
       tf.tidy(() => {
@@ -126,7 +130,8 @@ export function kerasOptimizer(tf: Tf, rule: UpdateRule, args: KerasArgs): Optim
         const variables = list.map((item) => tf.engine().registeredVariables[item.name]);
         if (args.weight_decay) applyWeightDecay(tf, variables, args.weight_decay, lr);
         rule.beforeStep?.(tf, { localStep, state: this.state });
-        variables.forEach((variable, i) => {
+        variables.forEach((variable, at) => {
+          const i = list[at].index;
           const slots = rule.slots.map((name, kind) => {
             this.slots[kind][i] ??= {
               name: `${variable.name}/${name}`,
@@ -136,7 +141,7 @@ export function kerasOptimizer(tf: Tf, rule: UpdateRule, args: KerasArgs): Optim
             };
             return this.slots[kind][i].variable;
           });
-          rule.update(tf, { variable, gradient: clipped[i], slots, lr, localStep, state: this.state });
+          rule.update(tf, { variable, gradient: clipped[at], slots, lr, localStep, state: this.state });
         });
       });
       this.incrementIterations();
