@@ -17,6 +17,7 @@ import { SpecError } from "@plateau/training";
 import type { io } from "@tensorflow/tfjs";
 import type { EventLog } from "./event-log";
 import { retryS3 } from "./s3-retry";
+import type { WorkerTelemetry } from "./telemetry";
 
 /** Saves not yet uploaded before training waits for them; each holds a copy of the weights. */
 const MAX_PENDING_SAVES = 2;
@@ -78,6 +79,8 @@ export class S3ArtifactSink {
       /** How long one write may keep failing before the job fails (S3_RETRY_DEADLINE_MS). */
       retryDeadlineMs: number;
       onRetry?: (error: unknown, attempt: number) => void;
+      /** Receives each model upload's size and time (the worker's Prometheus metrics). */
+      telemetry?: Pick<WorkerTelemetry, "checkpointUploaded">;
     },
   ) {}
 
@@ -125,11 +128,10 @@ export class S3ArtifactSink {
     artifact: CheckpointArtifact,
     artifacts: io.ModelArtifacts,
   ): Promise<void> {
-    const { storage, db, jobId, events } = this.deps;
-    const handler = s3SaveHandler(storage, checkpointPrefix(jobId, name), {
+    const { db, jobId, events } = this.deps;
+    const saved = await this.saveModelFiles(checkpointPrefix(jobId, name), artifacts, {
       weightsOnly: artifact.weights_only,
     });
-    const saved = (await this.retry(() => handler.save!(artifacts))) as S3SaveResult;
     const value = artifact.monitor_value;
     const row = await recordCheckpoint(db, {
       jobId,
@@ -162,9 +164,24 @@ export class S3ArtifactSink {
   /** Stores the model the job ended with under `jobs/<id>/model/`, after every checkpoint and file write. */
   async saveFinalModel(artifacts: io.ModelArtifacts): Promise<{ sizeBytes: number }> {
     await this.drain();
-    const handler = s3SaveHandler(this.deps.storage, finalModelPrefix(this.deps.jobId));
-    const saved = (await this.retry(() => handler.save!(artifacts))) as S3SaveResult;
+    const saved = await this.saveModelFiles(finalModelPrefix(this.deps.jobId), artifacts);
     return { sizeBytes: saved.sizeBytes };
+  }
+
+  /** Uploads a model's files under `prefix` (retried), reporting its size and upload time. */
+  private async saveModelFiles(
+    prefix: string,
+    artifacts: io.ModelArtifacts,
+    options?: { weightsOnly?: boolean },
+  ): Promise<S3SaveResult> {
+    const started = performance.now();
+    const handler = s3SaveHandler(this.deps.storage, prefix, options);
+    const saved = (await this.retry(() => handler.save!(artifacts))) as S3SaveResult;
+    this.deps.telemetry?.checkpointUploaded({
+      bytes: saved.sizeBytes,
+      seconds: (performance.now() - started) / 1000,
+    });
+    return saved;
   }
 
   /** One S3 write, retried with backoff through an outage of up to the deadline. */

@@ -2,8 +2,10 @@ import { loadConfig } from "@plateau/config";
 import { createDb, createJob, eventsAfter, type JobEvent } from "@plateau/db";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { countOf, parseExposition } from "../../../test/prometheus-text";
 import { createTestTenant } from "../../../test/tenants";
 import { EventLog, type EventLogOptions } from "./event-log";
+import { WorkerTelemetry } from "./telemetry";
 
 const db = createDb(loadConfig().DATABASE_URL);
 let tenantId: string;
@@ -38,6 +40,19 @@ const log = (batch: number) =>
   }) as const;
 
 describe("EventLog (real Postgres)", () => {
+  it("reports each flush's lag, from its oldest event's creation to storage and publication", async () => {
+    const telemetry = new WorkerTelemetry({ backend: "cpu", device: "cpu" });
+    const lag = async () =>
+      countOf(parseExposition(await telemetry.registry.metrics()), "plateau_worker_event_lag_seconds");
+    const { events } = await openLog({ telemetry });
+    events.append("status", { status: "running" });
+    events.append("epoch_end", { logs: { loss: 1 } }, { epoch: 0 });
+    await events.flush();
+    expect(await lag()).toBe(1);
+    await events.close(); // nothing left: no flush, no lag
+    expect(await lag()).toBe(1);
+  });
+
   it("stores at most MAX_EVENTS_PER_SECOND callback and batch_end events a second, counts the rest and says so", async () => {
     let now = 0;
     const { jobId, events } = await openLog({ maxPerSecond: 5, now: () => now });

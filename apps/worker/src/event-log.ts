@@ -2,6 +2,7 @@ import { boundMessage, type EventDataByType, type EventType, wireEvent } from "@
 import { appendEvents, type Db, lastSeq, type NewEvent, type Prisma } from "@plateau/db";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import type { WorkerTelemetry } from "./telemetry";
 
 export interface EventLogOptions {
   db: Db;
@@ -25,6 +26,8 @@ export interface EventLogOptions {
    */
   maxBuffered?: number;
   onPressure?: (paused: boolean) => void;
+  /** Receives, per flush, how long its oldest event waited to be stored and published. */
+  telemetry?: Pick<WorkerTelemetry, "eventLag">;
 }
 
 /** What a job may produce at batch speed (a Rule logging every batch); status, epoch_end and checkpoint events never are dropped. */
@@ -194,6 +197,8 @@ export class EventLog {
       return;
     }
     await this.publish(events);
+    const oldest = events[0].createdAt;
+    if (oldest) this.options.telemetry?.eventLag((Date.now() - oldest.getTime()) / 1000);
   }
 
   /** Tells the producer to wait while more than maxBuffered events are unwritten, and to go on after. */
