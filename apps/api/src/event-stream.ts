@@ -47,7 +47,7 @@ export async function terminalStatus(
 
 /**
  * Streams a job's events in seq order, each exactly once, from `after` until the terminal status
- * (then a synthesized `done`). Subscribes to the live channel first, then reads Postgres: since the
+ * (then a synthesized `done`). Reads Postgres once the live subscription is confirmed: since the
  * worker publishes an event only after persisting it, anything published before the subscription is in
  * Postgres, and anything after it arrives live. A live event that skips seqs means some were published
  * before the subscription took effect (or while Redis was away): they are persisted, so Postgres fills
@@ -120,10 +120,25 @@ export async function streamJobEvents(options: JobEventStreamOptions): Promise<v
 
   signal.addEventListener("abort", stop, { once: true });
   if (signal.aborted) return;
-  const unsubscribe = await options.hub.subscribe(options.channel, {
-    message: (text) => run(() => deliver(JSON.parse(text) as JobEvent)),
-    resync: () => run(catchUp),
-  });
+  // The subscription is not waited for: while Redis is away it completes only when Redis returns, and
+  // meanwhile the stream serves what Postgres holds and reads it again every resyncMs. Once Redis
+  // confirms, one more read covers what was published before the subscription took effect. Nor is the
+  // UNSUBSCRIBE waited for, so a stream ends on time whatever Redis does.
+  let unsubscribe: (() => Promise<void>) | undefined;
+  const release = (remove: () => Promise<void>) => void remove().catch(() => {});
+  options.hub
+    .subscribe(options.channel, {
+      message: (text) => run(() => deliver(JSON.parse(text) as JobEvent)),
+      resync: () => run(catchUp),
+    })
+    .then(
+      (remove) => {
+        if (finished) return release(remove);
+        unsubscribe = remove;
+        run(catchUp);
+      },
+      () => {},
+    );
   const resync = setInterval(() => run(catchUp), options.resyncMs);
   try {
     run(catchUp);
@@ -131,6 +146,6 @@ export async function streamJobEvents(options: JobEventStreamOptions): Promise<v
     await ended;
   } finally {
     clearInterval(resync);
-    await unsubscribe();
+    if (unsubscribe) release(unsubscribe);
   }
 }

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { JobEvent, MAX_SEQ, SeqAfter } from "@plateau/contract";
 import { jobEventsChannel } from "@plateau/queue";
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import Type from "typebox";
 import { callerOf } from "../auth";
 import type { ApiDeps } from "../deps";
-import { ApiError, ErrorRef } from "../errors";
+import { ApiError, ErrorRef, UNAVAILABLE_RETRY_AFTER_S, unavailableDependency } from "../errors";
 import { SSE_BATCH_INTERVAL_MS, streamJobEvents, terminalStatus } from "../event-stream";
 import { findJob, JobIdParams } from "../job-params";
 
@@ -24,6 +25,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db,
       // "manual": always a stream, whatever the Accept header says; errors before the first event
       // (unknown job, bad Last-Event-ID) still answer in the JSON error shape.
       sse: "manual",
+      errorHandler: comeBackLater,
       schema: {
         tags: ["jobs"],
         summary: "Stream a job's events (Server-Sent Events)",
@@ -32,7 +34,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db,
           "the event as JSON data. Resume with the Last-Event-ID header (browsers send it on reconnect) or " +
           "?after=<seq>: missed events come from Postgres, then live ones, none twice. After the terminal " +
           `status a \`done\` event {status, stop_reason} ends the stream. batch_end is sampled to at most one per ${SSE_BATCH_INTERVAL_MS} ms ` +
-          "of training time (all sampled rows: GET /metrics?level=batch). Comment lines are heartbeats.",
+          "of training time (all sampled rows: GET /metrics?level=batch). Comment lines are heartbeats. " +
+          "While Postgres is unavailable the answer is a 200 stream holding only `retry: 5000` (and a Retry-After " +
+          "header), and an open stream that loses Postgres sends the same before it closes: reconnect with Last-Event-ID then.",
         params: JobIdParams,
         querystring: Type.Object({
           after: Type.Optional(SeqAfter("Start after this seq.")),
@@ -89,6 +93,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db,
       }
       streamsOf.set(caller.keyId, streams + 1);
       const controller = new AbortController();
+      let outage = false;
       open.add(controller);
       reply.sse.onClose(() => controller.abort());
       try {
@@ -101,8 +106,15 @@ export const eventRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db,
           resyncMs: config.SSE_RESYNC_MS,
           signal: controller.signal,
           send: (message) => reply.sse.send(message),
-          onError: (error) => request.log.warn({ err: error, jobId: id }, "event stream ended early"),
+          onError: (error) => {
+            request.log.warn({ err: error, jobId: id }, "event stream ended early");
+            if (unavailableDependency(error) !== null) outage = true;
+          },
         });
+        // Postgres went away mid-stream: say when to reconnect (with Last-Event-ID) before closing.
+        if (outage && reply.sse.isConnected) {
+          await reply.sse.send({ retry: UNAVAILABLE_RETRY_AFTER_S * 1000, data: undefined });
+        }
       } finally {
         open.delete(controller);
         const left = (streamsOf.get(caller.keyId) ?? 1) - 1;
@@ -112,3 +124,26 @@ export const eventRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db,
     },
   );
 };
+
+/**
+ * A dependency outage before the stream starts (Postgres down while the key, the job or the resume point
+ * is read): a browser's EventSource gives up for good on any answer but 200, so the answer is a 200 event
+ * stream that only says when to reconnect (`retry:`; the EventSource keeps its Last-Event-ID for that
+ * reconnect), with Retry-After for other clients. Every other error goes on to the app's error handler.
+ */
+function comeBackLater(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const down = unavailableDependency(error);
+  if (down === null || reply.raw.headersSent) throw error;
+  request.log.warn(
+    { err: error, dependency: down },
+    "event stream unavailable; the client is told when to retry",
+  );
+  return reply
+    .code(200)
+    .headers({
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      "retry-after": String(UNAVAILABLE_RETRY_AFTER_S),
+    })
+    .send(`retry: ${UNAVAILABLE_RETRY_AFTER_S * 1000}\n\n`);
+}

@@ -1,0 +1,114 @@
+import { exampleJob } from "@plateau/spec/example";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { faultHarness, sleep, type TestRedis, waitFor } from "../../../test/faults";
+import { startTestApi, type TestApi } from "./test-api";
+
+// The API on a redis-server of the test's own, which the tests stop and freeze; with an append-only
+// file, as production runs it (README, Operating Plateau), so a restart keeps the queue.
+const faults = faultHarness();
+let redis: TestRedis;
+let api: TestApi;
+beforeAll(async () => {
+  redis = await faults.redis({ appendonly: true });
+  api = await startTestApi({ REDIS_URL: redis.url });
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+/**
+ * Real HTTP; a request that gets no answer within `ms` fails: without fail-fast connections a request
+ * waits for Redis to return. The API answers within about a second (two 400 ms command timeouts at
+ * worst); the bound leaves room for a machine busy with the rest of the suite.
+ */
+function call(path: string, init: RequestInit = {}, ms = 3_000): Promise<Response> {
+  return fetch(`${api.url}${path}`, {
+    ...init,
+    headers: { ...api.tenant.headers, "content-type": "application/json", ...init.headers },
+    signal: AbortSignal.timeout(ms),
+  });
+}
+const submit = (ms?: number) => call("/v1/jobs", { method: "POST", body: JSON.stringify(exampleJob()) }, ms);
+const storedJobs = () => api.deps.db.job.count({ where: { tenantId: api.tenant.id } });
+
+async function expectUnavailable(response: Response): Promise<void> {
+  expect(response.status).toBe(503);
+  expect(response.headers.get("retry-after")).toBe("5");
+  expect(await response.json()).toMatchObject({
+    error: "unavailable",
+    message: expect.stringMatching(/^Redis is unavailable/),
+  });
+}
+
+/** Submits until one is accepted (Redis back and reconnected), at most 20 s; returns the job's id. */
+async function submitOnceRedisIsBack(): Promise<string> {
+  return waitFor(
+    "a submission to be accepted after Redis returned",
+    async () => {
+      const response = await submit();
+      return response.status === 201 ? ((await response.json()) as { id: string }).id : undefined;
+    },
+    { timeoutMs: 20_000, intervalMs: 250 },
+  );
+}
+
+describe("Redis outages", () => {
+  it("while Redis is down for 10 s POSTs are 503s with Retry-After and store nothing; accepted jobs are all queued", async () => {
+    const accepted: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      // The first submission also loads the model checks, which takes its time on a busy machine.
+      const response = await submit(30_000);
+      expect(response.status).toBe(201);
+      accepted.push(((await response.json()) as { id: string }).id);
+    }
+    const before = await storedJobs();
+
+    await redis.stop();
+    try {
+      const outageEnds = Date.now() + 10_000;
+      let refused = 0;
+      for (let i = 0; i < 200 && Date.now() < outageEnds; i++) {
+        await expectUnavailable(await submit());
+        refused += 1;
+        await sleep(200);
+      }
+      expect(refused).toBeGreaterThan(5);
+      // Reads that need only Postgres still work (the rate limit is skipped), and readiness names Redis.
+      expect((await call("/v1/jobs")).status).toBe(200);
+      const ready = await call("/readyz");
+      expect(ready.status).toBe(503);
+      expect(((await ready.json()) as { details: { path: string }[] }).details.map((d) => d.path)).toEqual([
+        "/redis",
+      ]);
+      expect(await storedJobs()).toBe(before);
+    } finally {
+      await redis.start();
+    }
+    accepted.push(await submitOnceRedisIsBack());
+    await waitFor(
+      "/readyz to recover by itself",
+      async () => ((await call("/readyz")).status === 200 ? true : undefined),
+      {
+        timeoutMs: 10_000,
+        intervalMs: 200,
+      },
+    );
+    expect(await storedJobs()).toBe(before + 1);
+    for (const id of accepted) expect(await api.deps.queue.getJobState(id)).toBe("waiting");
+  });
+
+  it("a frozen Redis (the socket open, nothing answering) gets 503s instead of hanging requests", async () => {
+    await submitOnceRedisIsBack();
+    const before = await storedJobs();
+    redis.freeze();
+    try {
+      for (let i = 0; i < 3; i++) await expectUnavailable(await submit());
+      const ready = await call("/readyz", {}, 3_000);
+      expect(ready.status).toBe(503);
+    } finally {
+      redis.thaw();
+    }
+    expect(await storedJobs()).toBe(before);
+    await submitOnceRedisIsBack();
+  });
+});
