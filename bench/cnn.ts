@@ -11,7 +11,7 @@ const SAMPLES = 1000;
 const EPOCHS = 1;
 
 /** 1,000 seeded 28×28×1 images in 10 classes (a bright row per class), as .npy files a Keras user saves. */
-function images(): { x: Uint8Array; y: Uint8Array } {
+function images(): { x: Uint8Array<ArrayBuffer>; y: Uint8Array<ArrayBuffer> } {
   const pixels = new Float32Array(SAMPLES * 784);
   const labels = new Int32Array(SAMPLES);
   let state = 7;
