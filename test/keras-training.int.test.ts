@@ -80,8 +80,9 @@ describe("Keras vocabulary, trained", () => {
     const schedule = buildLearningRateSchedule(
       example.compile.optimizer.learning_rate as LearningRateScheduleSpec,
     );
-    for (const row of rows) {
-      expect(row.logs.learning_rate).toBe(schedule(8 * (row.epoch + 1)));
+    for (const [epoch, row] of rows.entries()) {
+      expect(row.epoch).toBe(epoch);
+      expect(row.logs.learning_rate).toBe(schedule(8 * (epoch + 1)));
       expect(Number.isFinite(row.logs.val_loss as number)).toBe(true);
     }
     // The warmup ends at step 8, after the first epoch.
