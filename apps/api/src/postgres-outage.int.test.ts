@@ -5,6 +5,7 @@ import { appendEvents } from "@plateau/db";
 import { exampleJob } from "@plateau/spec/example";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { faultHarness, sleep, type TestPostgres, waitFor } from "../../../test/faults";
+import { expectUnavailable, httpTo } from "./outage-http";
 import { startTestApi, type TestApi } from "./test-api";
 
 // The API on a PostgreSQL cluster of the test's own, which the test stops and starts; its queue under a
@@ -25,23 +26,8 @@ afterAll(async () => {
   await api?.close();
 });
 
-/** Real HTTP; a request that gets no answer within `ms` fails (the API must never hang on Postgres). */
-function call(path: string, init: RequestInit = {}, ms = 3_000): Promise<Response> {
-  return fetch(`${api.url}${path}`, {
-    ...init,
-    headers: { ...api.tenant.headers, "content-type": "application/json", ...init.headers },
-    signal: AbortSignal.timeout(ms),
-  });
-}
-
-async function expectUnavailable(response: Response): Promise<void> {
-  expect(response.status).toBe(503);
-  expect(response.headers.get("retry-after")).toBe("5");
-  expect(await response.json()).toMatchObject({
-    error: "unavailable",
-    message: expect.stringMatching(/^Postgres is unavailable/),
-  });
-}
+const call = httpTo(() => api);
+const expectDown = (response: Response) => expectUnavailable(response, "Postgres");
 
 /** What a worker would write: the event rows, in seq order (the stream reads them from Postgres). */
 function workerWrites(
@@ -85,10 +71,8 @@ describe("a Postgres outage", () => {
       const outageEnds = Date.now() + 10_000;
       let refused = 0;
       for (let i = 0; i < 100 && Date.now() < outageEnds; i++) {
-        await expectUnavailable(
-          await call("/v1/jobs", { method: "POST", body: JSON.stringify(exampleJob()) }),
-        );
-        await expectUnavailable(await call(`/v1/jobs/${id}`));
+        await expectDown(await call("/v1/jobs", { method: "POST", body: JSON.stringify(exampleJob()) }));
+        await expectDown(await call(`/v1/jobs/${id}`));
         refused += 1;
         await sleep(300);
       }

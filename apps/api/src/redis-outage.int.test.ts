@@ -1,6 +1,7 @@
 import { exampleJob } from "@plateau/spec/example";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { faultHarness, sleep, type TestRedis, waitFor } from "../../../test/faults";
+import { expectUnavailable, httpTo } from "./outage-http";
 import { startTestApi, type TestApi } from "./test-api";
 
 // The API on a redis-server of the test's own, which the tests stop and freeze; with an append-only
@@ -16,29 +17,10 @@ afterAll(async () => {
   await api?.close();
 });
 
-/**
- * Real HTTP; a request that gets no answer within `ms` fails: without fail-fast connections a request
- * waits for Redis to return. The API answers within about a second (two 400 ms command timeouts at
- * worst); the bound leaves room for a machine busy with the rest of the suite.
- */
-function call(path: string, init: RequestInit = {}, ms = 3_000): Promise<Response> {
-  return fetch(`${api.url}${path}`, {
-    ...init,
-    headers: { ...api.tenant.headers, "content-type": "application/json", ...init.headers },
-    signal: AbortSignal.timeout(ms),
-  });
-}
+const call = httpTo(() => api);
+const expectDown = (response: Response) => expectUnavailable(response, "Redis");
 const submit = (ms?: number) => call("/v1/jobs", { method: "POST", body: JSON.stringify(exampleJob()) }, ms);
 const storedJobs = () => api.deps.db.job.count({ where: { tenantId: api.tenant.id } });
-
-async function expectUnavailable(response: Response): Promise<void> {
-  expect(response.status).toBe(503);
-  expect(response.headers.get("retry-after")).toBe("5");
-  expect(await response.json()).toMatchObject({
-    error: "unavailable",
-    message: expect.stringMatching(/^Redis is unavailable/),
-  });
-}
 
 /** Submits until one is accepted (Redis back and reconnected), at most 20 s; returns the job's id. */
 async function submitOnceRedisIsBack(): Promise<string> {
@@ -68,7 +50,7 @@ describe("Redis outages", () => {
       const outageEnds = Date.now() + 10_000;
       let refused = 0;
       for (let i = 0; i < 200 && Date.now() < outageEnds; i++) {
-        await expectUnavailable(await submit());
+        await expectDown(await submit());
         refused += 1;
         await sleep(200);
       }
@@ -102,7 +84,7 @@ describe("Redis outages", () => {
     const before = await storedJobs();
     redis.freeze();
     try {
-      for (let i = 0; i < 3; i++) await expectUnavailable(await submit());
+      for (let i = 0; i < 3; i++) await expectDown(await submit());
       const ready = await call("/readyz", {}, 3_000);
       expect(ready.status).toBe(503);
     } finally {
