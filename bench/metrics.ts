@@ -1,3 +1,4 @@
+import { loadavg } from "node:os";
 import { PlateauClient } from "@plateau/client";
 import { appendEvents, createDb, createJob, type NewEvent } from "@plateau/db";
 import { createTestTenant } from "../test/tenants";
@@ -49,8 +50,10 @@ export async function metrics(stack: Stack): Promise<Row[]> {
         ...["loss", "acc", "learning_rate"].map((key) => page.items.filter((r) => key in r.logs).length),
       );
     }
+    // The load average beside the figure: on a shared 2-core machine it moves the figure most.
+    const load = loadavg()[0].toFixed(1);
     progress(
-      `max_points=${MAX_POINTS}: ${ms(median(sampled))} (median of ${ROUNDS}), ≤ ${points} points per series`,
+      `max_points=${MAX_POINTS}: ${ms(median(sampled))} (median of ${ROUNDS}, load ${load}), ≤ ${points} points per series`,
     );
     const paged: number[] = [];
     for (let round = 0; round < 2; round++) {
