@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +27,7 @@ const base = loadConfig();
 const REDIS_PREFIX = `${base.REDIS_PREFIX}-dashboard`;
 // Generous: on a busy 2-core machine a worker's trainer process takes tens of seconds to load tfjs.
 const WAIT_MS = 90_000;
+const ADMIN_API_KEY = `dashboard-admin-${randomUUID()}`;
 const TEST_MS = 120_000;
 
 /** Iris, a few epochs: done while the long job is watched. */
@@ -99,7 +101,7 @@ async function startWorker(): Promise<ChildProcess> {
 beforeAll(async () => {
   const [, started] = await Promise.all([
     build({ configFile: join(ROOT, "apps/dashboard/vite.config.ts") }),
-    startTestApi({ REDIS_PREFIX }),
+    startTestApi({ REDIS_PREFIX, ADMIN_API_KEY }),
   ]);
   api = started;
   client = new PlateauClient({ baseUrl: api.url, apiKey: api.tenant.key });
@@ -237,6 +239,15 @@ describe("the dashboard", () => {
     },
     TEST_MS,
   );
+
+  it("lists the live workers with the admin key", async () => {
+    await page.goto(`${api.url}/#/workers`);
+    await page.fill("#admin-key", ADMIN_API_KEY);
+    await page.keyboard.press("Enter");
+    const worker = page.locator("tr[data-worker]").first();
+    await worker.waitFor({ timeout: WAIT_MS });
+    expect(await worker.locator("td").nth(1).textContent()).toBe("wasm");
+  });
 
   it("shows a spec's problems at their paths before sending it", async () => {
     await page.setViewportSize({ width: 1280, height: 800 });

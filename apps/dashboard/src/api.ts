@@ -11,8 +11,9 @@ export function rememberKey(key: string): void {
   sessionStorage.setItem(KEY, key);
 }
 
+/** Signing out forgets every key the tab holds (the workers page's admin key too). */
 export function forgetKey(): void {
-  sessionStorage.removeItem(KEY);
+  sessionStorage.clear();
 }
 
 /** The API is the page's own origin. */

@@ -6,12 +6,13 @@ import { compareView } from "./views/compare";
 import { jobView } from "./views/job";
 import { jobsView } from "./views/jobs";
 import { submitView } from "./views/submit";
+import { workersView } from "./views/workers";
 
 const main = document.getElementById("main")!;
 const nav = document.getElementById("nav")!;
 let leave: () => void = () => {};
 
-/** Hash routes, so the API serves one page: #/, #/jobs/<id>, #/compare?ids=a,b, #/submit. */
+/** Hash routes, so the API serves one page: #/, #/jobs/<id>, #/compare?ids=a,b, #/submit, #/workers. */
 function route(): void {
   leave();
   const signedIn = storedKey() !== null;
@@ -27,6 +28,7 @@ function route(): void {
     const ids = new URLSearchParams(query).get("ids");
     leave = compareView(main, ids ? ids.split(",").filter(Boolean) : []);
   } else if (path === "/submit") leave = submitView(main);
+  else if (path === "/workers") leave = workersView(main);
   else leave = jobsView(main);
   main.focus({ preventScroll: true });
 }
