@@ -2,8 +2,8 @@
  * Keras 3's `update_step` of every optimizer Plateau offers (keras/src/optimizers/*.py) in tfjs ops,
  * operation for operation. Scalars (β powers, rates) are float32 as Keras casts them. tfjs's own differ:
  * its Adam adds ε to the bias-corrected √v̂, its centered RMSprop subtracts ε (NaN once v − m² < ε), its
- * Adagrad fixes ε at 1e-7, its Adadelta divides by the accumulator from before the step, and its Adam and
- * Adamax cannot restore all of their state (see keras-optimizer.ts).
+ * Adagrad fixes ε at 1e-7, its Adadelta divides by the accumulator from before the step, and its Adamax's
+ * setWeights throws (a resumed job needs it: see keras-optimizer.ts).
  */
 import type { UpdateRule } from "./keras-optimizer";
 
