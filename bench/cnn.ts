@@ -110,8 +110,8 @@ export async function cnn(stack: Stack): Promise<Row[]> {
       {
         benchmark: "cnn",
         measure: `28×28×1 CNN, ${SAMPLES} images × ${EPOCHS} epochs on ${backend}: samples/s, median of ${ROUNDS}`,
-        plateau: `${rate(median(service)).toFixed(0)}/s`,
-        baseline: `${rate(median(bare)).toFixed(0)}/s`,
+        plateau: `${rate(median(service)).toPrecision(3)}/s`,
+        baseline: `${rate(median(bare)).toPrecision(3)}/s`,
         ratio: median(service) / median(bare),
       },
     ];

@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { PlateauClient } from "@plateau/client";
 import { loadConfig } from "@plateau/config";
 import type { JobSpec } from "@plateau/contract";
+import { dump } from "npyjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApi, type TestApi } from "../../api/src/test-api";
 
@@ -216,6 +217,18 @@ describe("plateau follow", () => {
     expect(id, stdout).toBeDefined();
     expect(stdout).toContain("columns: sepal, petal, label");
     expect(stdout).toContain(`"data": {"source": "dataset", "id": "${id}", "label": "label"}`);
+  });
+
+  it("uploads an .npy as its bytes and prints its array's dtype and shape", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "plateau-cli-"));
+    const path = join(dir, "x.npy");
+    await writeFile(path, new Uint8Array(dump(new Float32Array(12), [3, 2, 2])));
+    const { code, stdout } = await cli(["upload", path, ...asTenant]);
+    await rm(dir, { recursive: true });
+    expect(code, stdout).toBe(0);
+    expect(stdout).toMatch(/^dataset [0-9a-f-]{36}: x\.npy, 3 rows, \d+ bytes$/m);
+    expect(stdout).toContain("array array: float32 [3,2,2]");
+    expect(stdout).toContain('"y": {"source": "dataset", "id": "<id of the labels .npy>"}');
   });
 
   it("simulates the example: each decision after its epoch, the rate it set in the next", async () => {

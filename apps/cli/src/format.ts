@@ -221,12 +221,21 @@ export function revokedKeyLines(key: ApiKey): string[] {
 }
 
 export function datasetLines(dataset: Dataset): string[] {
+  const head = `dataset ${dataset.id}: ${dataset.filename}, ${dataset.rows} rows, ${dataset.size_bytes} bytes`;
+  const use = `use it in a job spec: "data": {"source": "dataset", "id": "${dataset.id}"`;
+  if (dataset.arrays) {
+    const labels =
+      dataset.format === "npy"
+        ? `"y": {"source": "dataset", "id": "<id of the labels .npy>"}`
+        : `"arrays": {"x": "${dataset.columns[0]}", "y": "${dataset.columns.at(-1)}"}`;
+    return [
+      head,
+      ...dataset.arrays.map((array) => `array ${array.name}: ${array.dtype} ${JSON.stringify(array.shape)}`),
+      `${use}, ${labels}}`,
+    ];
+  }
   const label = dataset.columns.at(-1) ?? "label";
-  return [
-    `dataset ${dataset.id}: ${dataset.filename}, ${dataset.rows} rows, ${dataset.size_bytes} bytes`,
-    `columns: ${dataset.columns.join(", ")}`,
-    `use it in a job spec: "data": {"source": "dataset", "id": "${dataset.id}", "label": "${label}"}`,
-  ];
+  return [head, `columns: ${dataset.columns.join(", ")}`, `${use}, "label": "${label}"}`];
 }
 
 export function simulationLines(result: SimulationResult): string[] {

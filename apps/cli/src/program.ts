@@ -39,11 +39,15 @@ export class UsageError extends Error {
 }
 
 async function readText(path: string, what: string): Promise<string> {
-  return readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
+  return readFile(path, "utf8").catch(unreadable(path, what));
+}
+
+function unreadable(path: string, what: string) {
+  return (error: NodeJS.ErrnoException): never => {
     throw new UsageError(
       `cannot read ${what} ${path}: ${error.code === "ENOENT" ? "no such file" : error.message}`,
     );
-  });
+  };
 }
 
 async function readJson<T>(path: string, what: string): Promise<T> {
@@ -237,12 +241,15 @@ export function buildProgram(context: CliContext): Command {
 
   program
     .command("upload")
-    .description("upload a CSV or JSONL file as a dataset; prints its id for job specs")
-    .argument("<file>", "a .csv or .jsonl file")
+    .description("upload a CSV, JSONL, .npy or .npz file as a dataset; prints its id for job specs")
+    .argument("<file>", "a .csv, .jsonl, .npy or .npz file")
     .action(
       act(async (path: string, _options: unknown, command: Command) => {
         const { client, show } = setup(command);
-        const content = await readText(path, "dataset file");
+        // NumPy files are bytes, sent as they are.
+        const content = /\.np[yz]$/i.test(path)
+          ? new Blob([await readFile(path).catch(unreadable(path, "dataset file"))])
+          : await readText(path, "dataset file");
         const dataset = await client.uploadDataset(content, { filename: basename(path) });
         show(dataset, () => datasetLines(dataset));
       }),
