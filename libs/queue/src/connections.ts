@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import type { Config } from "@plateau/config";
 import type { RedisOptions } from "bullmq";
 import { Redis } from "ioredis";
@@ -96,4 +97,17 @@ export function isRedisUnavailable(error: unknown): boolean {
 export async function pingQueue(queue: Pick<TrainingQueue, "getBackend">): Promise<void> {
   const client = await withinRedisDeadline(queue.getBackend().client, "on its queue connection");
   await withinRedisDeadline(client.runCommand("ping", []), "PING");
+}
+
+/**
+ * Resolves once `redis` is connected, or rejects with a RedisUnavailableError after `ms`: a fail-fast
+ * client refuses commands until its first connection is up, so start-up checks wait for it first.
+ */
+export function redisReady(redis: Redis, ms: number): Promise<void> {
+  if (redis.status === "ready") return Promise.resolve();
+  return withinRedisDeadline(
+    once(redis, "ready").then(() => {}),
+    "a connection",
+    ms,
+  );
 }

@@ -7,6 +7,7 @@ export {
   type RedisPurpose,
   RedisUnavailableError,
   redisOptions,
+  redisReady,
   withinRedisDeadline,
 } from "./connections";
 export { checkEvictionPolicy, type EvictionCheck, SAFE_EVICTION_POLICY } from "./eviction";
