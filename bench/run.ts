@@ -1,13 +1,20 @@
 import { cpus } from "node:os";
 import { cnn } from "./cnn";
 import { dispatch } from "./dispatch";
+import { metrics } from "./metrics";
 import { overhead } from "./overhead";
 import { printTable, type Row } from "./report";
 import { type Stack, startStack } from "./stack";
 import { submit } from "./submit";
 
 // In this order: submit leaves no worker behind it, and the others would train what it queues.
-const BENCHMARKS: Record<string, (stack: Stack) => Promise<Row[]>> = { overhead, dispatch, submit, cnn };
+const BENCHMARKS: Record<string, (stack: Stack) => Promise<Row[]>> = {
+  overhead,
+  dispatch,
+  submit,
+  metrics,
+  cnn,
+};
 
 const asked = process.argv.slice(2);
 const unknown = asked.filter((name) => !(name in BENCHMARKS));

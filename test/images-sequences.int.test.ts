@@ -10,6 +10,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApi, type TestApi } from "../apps/api/src/test-api";
 import { createProcessor } from "../apps/worker/src/processor";
+import { TrainerPool } from "../apps/worker/src/trainer/process";
 
 /**
  * What Keras users bring, end to end through the HTTP API on the default backend (wasm, with the cpu
@@ -22,8 +23,8 @@ import { createProcessor } from "../apps/worker/src/processor";
 
 const base = loadConfig();
 const config = { ...base, REDIS_PREFIX: `${base.REDIS_PREFIX}-images`, EVENT_FLUSH_MS: 50 };
-const backend = await selectBackend(config.TFJS_BACKEND);
-const { tf } = backend;
+const { tf } = await selectBackend(config.TFJS_BACKEND);
+const trainers = new TrainerPool({ backend: config.TFJS_BACKEND, onWarning: () => {} });
 let api: TestApi;
 let client: PlateauClient;
 let worker: { close(): Promise<void> };
@@ -37,7 +38,7 @@ beforeAll(async () => {
   const processor = createProcessor({
     config,
     log: pino({ level: "silent" }),
-    backend,
+    trainers,
     workerName: "images",
     db,
     storage,
@@ -48,6 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await worker?.close();
+  trainers.close();
   publisher?.disconnect();
   await api?.close();
 });

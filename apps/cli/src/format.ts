@@ -94,6 +94,8 @@ export function eventLine(event: TypedJobEvent, epochs: number): string | null {
       return decisionLine(event.data, event.epoch, event.batch);
     case "status":
       return statusLine(event.data);
+    case "resumed":
+      return `resumed by attempt ${event.data.attempt} from epoch ${shown(event.data.from_epoch)} (attempt ${event.data.previous.attempt} ended: ${event.data.previous.ending ?? "unknown"}); later epochs follow again`;
     // A save is told by ModelCheckpoint's decision, when it is taken; the stored-artifact event follows
     // once the upload is done, possibly epochs later. Batch rows only move the bar.
     case "checkpoint":

@@ -65,7 +65,6 @@ export class S3ArtifactSink {
   private readonly waiting = new Map<string, () => Promise<void>>();
   private queue: Promise<void> = Promise.resolve();
   private pending = 0;
-  private topologyStored = false;
   private failure: unknown = null;
   /** Why saves stopped, once the weights can no longer be worth keeping. */
   private haltedBy: "nan_loss" | null = null;

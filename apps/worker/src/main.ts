@@ -34,10 +34,10 @@ await ensureBucket(storage);
 const publisher = createRedis(config, "publisher");
 publisher.on("error", (error) => log.warn({ err: error }, "event publisher connection error"));
 
-const processor = createProcessor({ config, log, trainers, workerName, db, storage, publisher });
+const processor = createProcessor({ config, log, trainers, workerName, db, storage, publisher, telemetry });
 const worker = createTrainingWorker(config, processor, { name: workerName });
 worker.on("error", (error) => log.warn({ err: error }, "queue connection error"));
-worker.on("failed", (job, error) => log.error({ jobId: job?.id, err: error }, "job attempt failed"));
+worker.on("failed", (job, error) => log.error({ job_id: job?.id, err: error }, "job attempt failed"));
 const observability = await startObservability({
   config,
   log,

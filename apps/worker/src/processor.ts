@@ -24,6 +24,7 @@ import { S3ArtifactSink } from "./artifact-sink";
 import { EventLog } from "./event-log";
 import { fetchData } from "./job-data";
 import { ProgressWriter } from "./progress";
+import type { WorkerTelemetry } from "./telemetry";
 import type { TrainerPool, TrainerProcess } from "./trainer/process";
 import type { FromTrainer, TrainerOutcome } from "./trainer/protocol";
 import { userMessage } from "./user-error";
@@ -40,6 +41,8 @@ export interface ProcessorContext {
   storage: Storage;
   /** Live event fan-out; null leaves events to Postgres only. */
   publisher: Redis | null;
+  /** The worker's Prometheus metrics; tests leave it out. */
+  telemetry?: WorkerTelemetry;
 }
 
 export interface TrainingResult {
@@ -126,6 +129,7 @@ async function processJob(
     flushRows: config.EVENT_FLUSH_ROWS,
     maxPerSecond: config.MAX_EVENTS_PER_SECOND,
     maxBuffered: config.MAX_BUFFERED_EVENTS,
+    telemetry: context.telemetry,
     onPressure: (paused) => trainer.send({ kind: paused ? "pause" : "go_on" }),
     log,
   });
@@ -141,6 +145,7 @@ async function processJob(
   log = log.child({ attempt });
   events.attempt = attempt;
   const resume = await resumeFrom(context, started, log);
+  if (resume) context.telemetry?.resumed();
   if (attempt > 1) {
     const epoch = resume?.point.epoch ?? 0;
     const rolledBack = await rollBackTo(db, jobId, {
@@ -275,6 +280,7 @@ function supervise(
     events,
     retryDeadlineMs: config.S3_RETRY_DEADLINE_MS,
     onRetry: (error, tries) => log.warn({ err: error, tries }, "S3 write failed; retrying"),
+    telemetry: context.telemetry,
   });
   const progress = new ProgressWriter({ db, jobId: job.id, log, attempt: job.attempt });
   const snapshots = new SnapshotWriter(context, job, sink, log);
@@ -289,6 +295,8 @@ function supervise(
 
   return new Promise<Ending>((resolve) => {
     let ended: Ending | null = null;
+    /** When the epoch being trained began (the first: when the trainer was started). */
+    let epochStarted = performance.now();
     const end = async (ending: Ending) => {
       if (ended) return;
       ended = ending;
@@ -338,6 +346,9 @@ function supervise(
           break;
         }
         case "epoch": {
+          const now = performance.now();
+          context.telemetry?.epochEnded({ seconds: (now - epochStarted) / 1000, samples: message.samples });
+          epochStarted = now;
           const { loss, val_loss, learning_rate } = message.logs;
           log.info(
             {

@@ -3,7 +3,7 @@
  * that speak Keras, and the error they throw. The API imports this entry, never the package root (whose
  * backend selection loads tfjs); test/boundaries.test.ts holds that.
  */
-export { checkCompile, logKeys } from "./compile";
+export { checkCompile, logKeys, scheduleConflicts } from "./compile";
 export { dataSizeIssues, dataSourceIssues, inlineIssues } from "./data-size";
 export { checkFit, hasValidation } from "./fit";
 export { fitDataIssues } from "./fit-data";

@@ -24,4 +24,9 @@ export class SeededRandom {
   state(): RandomState {
     return this.generator.state();
   }
+
+  /** A copy that draws what this one will draw next, without moving this one. */
+  fork(): () => number {
+    return seedrandom("", { state: this.state() });
+  }
 }

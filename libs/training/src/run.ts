@@ -8,9 +8,18 @@ import {
   type TerminateOnNaN,
   type UnresolvedLogs,
 } from "@plateau/callbacks";
-import { Callback, type DataType, type History, type LayersModel, type ModelFitArgs } from "@tensorflow/tfjs";
+import {
+  Callback,
+  type DataType,
+  type History,
+  type LayersModel,
+  type ModelFitArgs,
+  type NamedTensorMap,
+  type Tensor,
+} from "@tensorflow/tfjs";
 import type { Tf } from "./backend";
 import type { Dataset } from "./data";
+import type { SeededRandom } from "./random";
 
 /**
  * The fit loop a job runs: the job's Keras callbacks plus what a service needs around them — metrics
@@ -40,6 +49,11 @@ export interface TrainingState {
   optimizer: StateTensor[];
   /** `exportState()` of each job callback, in the order the callbacks were given. */
   callbacks: JsonObject[];
+  /**
+   * The order fit's shuffling had left the training rows in (tfjs shuffles the previous epoch's order
+   * again, in place); absent when the job does not shuffle or draws from no SeededRandom.
+   */
+  order?: Int32Array;
 }
 
 export interface MetricsSampling {
@@ -56,7 +70,10 @@ export interface TrainHooks {
   batchMetrics?(epoch: number, batch: number, logs: Logs): void;
   /** After every batch, once the loop yielded; training waits while it runs (e.g. paused by its worker). */
   batchEnd?(): Promise<void> | undefined;
-  /** After every job callback handled the epoch end: where `snapshot(…, epoch + 1)` is consistent. */
+  /**
+   * After every job callback handled the epoch end: where `snapshot(…, epoch + 1)` is consistent. Not
+   * called for an epoch the signal broke off.
+   */
   epochEnd?(epoch: number, logs: Logs): void | Promise<void>;
 }
 
@@ -71,6 +88,11 @@ export interface TrainOptions {
   callbacks: KerasCallback[];
   /** Continue a run from this snapshot instead of starting afresh. */
   initialState?: TrainingState;
+  /**
+   * The generator installed as Math.random: with it, the shuffle order is followed (and snapshotted), so a
+   * resumed run shuffles exactly as an uninterrupted one.
+   */
+  random?: SeededRandom;
   /** Aborting stops training at the next batch end, with stop reason `user_cancel`. */
   signal?: AbortSignal;
   sampling?: MetricsSampling;
@@ -169,26 +191,94 @@ class LoopControl extends Callback {
   override async onEpochEnd(epoch: number, logs?: UnresolvedLogs): Promise<void> {
     this.lastEpoch = epoch;
     this.check();
+    // fit ends an epoch it broke off too; a cancelled epoch is no state to continue from.
+    if (this.cancelledAt) return;
     await this.hooks.epochEnd?.(epoch, await resolveLogs(logs));
   }
+}
+
+/**
+ * Follows the order tfjs's fit leaves the training rows in. At each epoch begin fit shuffles its index
+ * array in place with Math.random; this callback runs just before, shuffling a mirror of that array with a
+ * copy of the generator, so both make the same swaps. Fisher-Yates swaps positions whatever they hold, so
+ * a resumed fit — which starts from rows 0…n-1 — trains on the rows as the mirror ordered them and then
+ * shuffles exactly as the uninterrupted fit did (see `train`).
+ */
+class ShuffleOrder extends Callback {
+  constructor(
+    private readonly tf: Tf,
+    private readonly random: SeededRandom,
+    readonly order: Int32Array,
+  ) {
+    super();
+  }
+
+  override async onEpochBegin(): Promise<void> {
+    const unseeded = Math.random;
+    Math.random = this.random.fork();
+    try {
+      this.tf.util.shuffle(this.order);
+    } finally {
+      Math.random = unseeded;
+    }
+  }
+}
+
+/** Where fit splits `validation_split` off: the rows before it are trained on (tfjs's own formula). */
+function trainingRows(data: Dataset, args: ModelFitArgs): number {
+  const rows = data.y.shape[0];
+  return args.validationSplit ? Math.floor(rows * (1 - args.validationSplit)) : rows;
+}
+
+/** The dataset with its first `order.length` rows in `order`, the rest (the validation split) unmoved. */
+function reordered(tf: Tf, data: Dataset, order: Int32Array): Dataset {
+  const move = (t: Tensor) =>
+    tf.tidy(() => {
+      const indices = tf.tensor1d(order, "int32");
+      const head = tf.gather(t, indices);
+      return order.length === t.shape[0] ? head : tf.concat([head, t.slice(order.length)]);
+    });
+  const x = data.x;
+  const movedX =
+    x instanceof tf.Tensor
+      ? move(x)
+      : Object.fromEntries(Object.entries(x as NamedTensorMap).map(([name, t]) => [name, move(t)]));
+  return { ...data, x: movedX, y: move(data.y) };
 }
 
 function isTerminateOnNaN(callback: KerasCallback): callback is TerminateOnNaN {
   return callback.type === "TerminateOnNaN";
 }
 
+/** The order each model in training has its rows in, for `snapshot`. */
+const shuffleOrders = new WeakMap<LayersModel, ShuffleOrder | null>();
+
 /** Trains `model` with the job's callbacks and reports why it stopped. */
 export async function train(options: TrainOptions): Promise<TrainOutcome> {
-  const { model, data, callbacks, signal, initialState } = options;
+  const { tf, model, callbacks, signal, initialState, random, args } = options;
   const hooks = options.hooks ?? {};
-  if (initialState) await restore(options.tf, model, callbacks, initialState);
+  if (initialState) await restore(tf, model, callbacks, initialState);
   const tap = new MetricsTap(hooks, options.sampling ?? { every: 1, intervalMs: 0 });
   const control = new LoopControl(hooks, signal);
-  const history = await model.fit(data.x, data.y, {
-    ...options.args,
-    initialEpoch: initialState?.epoch ?? options.args.initialEpoch,
-    callbacks: [tap, ...callbacks, control],
-  });
+  const rows = trainingRows(options.data, args);
+  const shuffle =
+    random && args.shuffle !== false
+      ? new ShuffleOrder(tf, random, initialState?.order ?? Int32Array.from({ length: rows }, (_, i) => i))
+      : null;
+  const data = initialState?.order ? reordered(tf, options.data, initialState.order) : options.data;
+  shuffleOrders.set(model, shuffle);
+  let history: History;
+  try {
+    history = await model.fit(data.x, data.y, {
+      ...args,
+      initialEpoch: initialState?.epoch ?? args.initialEpoch,
+      callbacks: [...(shuffle ? [shuffle] : []), tap, ...callbacks, control],
+    });
+  } finally {
+    shuffleOrders.delete(model);
+    if (data !== options.data)
+      tf.dispose([data.y, ...(data.x instanceof tf.Tensor ? [data.x] : Object.values(data.x))]);
+  }
   const outcome = { lastEpoch: control.lastEpoch, learningRate: getLearningRate(model), history };
   const nan = callbacks.filter(isTerminateOnNaN).find((c) => c.terminated)?.terminated;
   if (nan) return { ...outcome, stopReason: "nan_loss", stopDetails: nanDetails(nan) };
@@ -227,12 +317,14 @@ export async function snapshot(
   const optimizer = await Promise.all(slots.map((slot) => readTensor(slot.name, slot.tensor)));
   // getWeights makes a fresh scalar for the iteration count; the other slots are the optimizer's own.
   for (const slot of slots) if (slot.name === "iter") slot.tensor.dispose();
+  const order = shuffleOrders.get(model)?.order;
   return {
     epoch,
     learningRate: getLearningRate(model),
     weights,
     optimizer,
     callbacks: callbacks.map((callback) => callback.exportState()),
+    ...(order && { order: order.slice() }),
   };
 }
 

@@ -24,7 +24,11 @@ describe("resume snapshot encoding", () => {
           { name: "mask", shape: [3], dtype: "bool" as const, values: Uint8Array.of(1, 0, 1) },
         ],
         optimizer: [{ name: "iter", shape: [], dtype: "int32" as const, values: Int32Array.of(42) }],
-        callbacks: [{ wait: 2, best: 0.31 }, {}],
+        callbacks: [
+          { wait: 2, best: 0.31 },
+          { wait: 0, best: 0 },
+        ],
+        order: Int32Array.of(2, 0, 1),
       },
       random: random.state(),
     };

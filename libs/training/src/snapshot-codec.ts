@@ -29,6 +29,8 @@ interface Header {
   random: RandomState;
   weights: TensorEntry[];
   optimizer: TensorEntry[];
+  /** The shuffle order's length, when there is one (its int32s come after the tensors). */
+  order?: number;
 }
 
 const entry = ({ name, shape, dtype, values }: StateTensor): TensorEntry => ({
@@ -46,17 +48,19 @@ export function encodeSnapshot({ state, random }: ResumeSnapshot): Uint8Array {
     random,
     weights: state.weights.map(entry),
     optimizer: state.optimizer.map(entry),
+    ...(state.order && { order: state.order.length }),
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const magic = new TextEncoder().encode(MAGIC);
-  const tensors = [...state.weights, ...state.optimizer];
-  const size = magic.length + 4 + json.length + tensors.reduce((sum, t) => sum + t.values.byteLength, 0);
+  const tensors = [...state.weights, ...state.optimizer].map((t) => t.values);
+  if (state.order) tensors.push(state.order);
+  const size = magic.length + 4 + json.length + tensors.reduce((sum, values) => sum + values.byteLength, 0);
   const out = new Uint8Array(size);
   out.set(magic, 0);
   new DataView(out.buffer).setUint32(magic.length, json.length, true);
   out.set(json, magic.length + 4);
   let offset = magic.length + 4 + json.length;
-  for (const { values } of tensors) {
+  for (const values of tensors) {
     out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), offset);
     offset += values.byteLength;
   }
@@ -85,6 +89,11 @@ export function decodeSnapshot(bytes: Uint8Array): ResumeSnapshot {
   };
   const weights = header.weights.map(read);
   const optimizer = header.optimizer.map(read);
+  const order =
+    header.order === undefined
+      ? undefined
+      : (read({ name: "order", shape: [header.order], dtype: "int32", bytes: header.order * 4 })
+          .values as Int32Array);
   return {
     state: {
       epoch: header.epoch,
@@ -92,6 +101,7 @@ export function decodeSnapshot(bytes: Uint8Array): ResumeSnapshot {
       callbacks: header.callbacks,
       weights,
       optimizer,
+      ...(order && { order }),
     },
     random: header.random,
   };

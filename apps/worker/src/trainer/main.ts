@@ -6,7 +6,15 @@ import {
 } from "@plateau/callbacks";
 import { loadConfig } from "@plateau/config";
 import type { CallbackSpec, CompileSpec } from "@plateau/contract";
-import { buildModel, compileModel, fitArgs, loadData, selectBackend, type Tf } from "@plateau/training";
+import {
+  buildModel,
+  checkDataFitsModel,
+  compileModel,
+  fitArgs,
+  loadData,
+  selectBackend,
+  type Tf,
+} from "@plateau/training";
 import { decodeSnapshot, encodeSnapshot, SeededRandom } from "@plateau/training/resume";
 import { snapshot, train } from "@plateau/training/run";
 import type { LayersModel } from "@tensorflow/tfjs";
@@ -173,8 +181,12 @@ async function fitModel(
   const { spec } = job;
   let random = seeded;
   compileModel(tf, model, spec.compile as CompileSpec);
+  // What Keras raises at fit for data read from files (inline and builtin data were checked at submission).
+  checkDataFitsModel(model, spec.compile as CompileSpec, data);
   const callbacks = callbacksFromSpecs((spec.callbacks ?? []) as CallbackSpec[], {
-    onEvent: (event) => void send({ kind: "decision", event }),
+    // A job handed back ends its fit here only to continue elsewhere: what callbacks do at this train end
+    // (EarlyStopping restoring its best weights) is not the job's.
+    onEvent: (event) => void (handingBack || send({ kind: "decision", event })),
     sink: new WorkerSink(),
     warn: (message) => void send({ kind: "warn", message }),
     // Built here: the policy holds address ranges that do not cross IPC. A Webhook's calls are the one
@@ -188,13 +200,17 @@ async function fitModel(
     random = new SeededRandom(spec.seed ?? 0, restored.random);
     random.install();
   }
+  const args = fitArgs(spec.fit, data.validation);
+  const rows = data.train.y.shape[0];
+  const samples = args.validationSplit ? Math.floor(rows * (1 - args.validationSplit)) : rows;
   const outcome = await train({
     tf,
     model,
     data: data.train,
-    args: fitArgs(spec.fit, data.validation),
+    args,
     callbacks,
     initialState: restored?.state,
+    random,
     signal: cancel.signal,
     sampling: { every: config.BATCH_METRICS_EVERY, intervalMs: config.BATCH_METRICS_INTERVAL_MS },
     hooks: {
@@ -204,7 +220,7 @@ async function fitModel(
         void send({ kind: "event", type: "batch_end", data: { logs: jsonLogs(logs) }, epoch, batch }),
       batchEnd: () => gate?.opened,
       epochEnd: async (epoch, logs) => {
-        await send({ kind: "epoch", epoch, logs });
+        await send({ kind: "epoch", epoch, logs, samples });
         const state = await snapshot(model, callbacks, epoch + 1);
         await send({
           kind: "snapshot",
