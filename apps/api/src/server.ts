@@ -1,3 +1,4 @@
+import { redisReady } from "@plateau/queue";
 import { probeBucket } from "@plateau/storage";
 import { type App, createApp } from "./app";
 import { installAuth } from "./auth";
@@ -27,7 +28,8 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
     timeoutMs: deps.config.READY_TIMEOUT_MS,
     checks: {
       postgres: () => deps.db.$queryRaw`SELECT 1`,
-      redis: () => deps.redis.ping(),
+      // A connection still being made (just after start, or reconnecting) is waited for, within the check's time.
+      redis: () => redisReady(deps.redis, deps.config.READY_TIMEOUT_MS).then(() => deps.redis.ping()),
       s3: (signal) => probeBucket(deps.storage, signal),
     },
   });

@@ -377,7 +377,7 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
     const climbing = await submit(unchecked, {
       data: { source: "uri", uri: `s3://${storage.bucket}/uploads/../jobs/x/model.json`, label: "species" },
     });
-    // Refused at submission too (the model against builtin data); a row written by hand still fails in fit.
+    // Refused at submission too (the model against builtin data); a row written by hand fails before fit.
     const wrongShape = await submit(
       {
         ...irisExample,
@@ -430,7 +430,7 @@ describe("training processor (real BullMQ worker, Postgres, Redis, S3)", () => {
     );
     expect((await finished(climbing)).error).toMatch(/^\/data\/uri: key must be .*no "\.\."/);
     expect((await finished(wrongShape)).error).toMatch(
-      /^the model does not fit the data: .*shape.* Change the first layer's input_shape/,
+      /^\/data: has samples of shape \[4\], but the model's input takes \[3\]/,
     );
     for (const jobId of [badColumn, otherBucket, climbing, wrongShape]) {
       const events = await allEvents(jobId);

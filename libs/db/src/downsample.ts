@@ -54,7 +54,7 @@ export async function downsampledMetrics(
              kv.key, (kv.value #>> '{}')::float8 AS v, e.seq::float8 AS seq
       FROM job_events e, jsonb_each(e.data -> 'logs') kv
       WHERE e.job_id = ${jobId}::uuid AND e.type = ${type} AND e.seq > ${after}::int AND e.seq <= ${range.last}::int
-        AND jsonb_typeof(kv.value) = 'number'
+        AND e.superseded_by IS NULL AND jsonb_typeof(kv.value) = 'number'
     ),
     extremes AS (
       SELECT key, min(ARRAY[v, seq]) AS lo, max(ARRAY[v, -seq]) AS hi FROM points GROUP BY bucket, key

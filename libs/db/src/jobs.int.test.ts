@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { loadConfig } from "@plateau/config";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestTenant } from "../../../test/tenants";
+import { listAttempts } from "./attempts";
 import { createDb } from "./client";
 import type { Job } from "./generated/prisma/client";
 import {
@@ -113,15 +114,27 @@ describe("job state transitions", () => {
     expect(running!.startedAt).toBeInstanceOf(Date);
   });
 
-  it("lets a redelivered attempt take over a running job, recording its backend, worker and start", async () => {
+  it("lets a redelivered attempt take over a running job as a new attempt; the job keeps its first start", async () => {
     const job = await newJob();
     const first = (await markRunning(db, job.id, worker))!;
     await new Promise((resolve) => setTimeout(resolve, 5));
     const retry = { backend: "wasm", worker: "host-2:7" };
     const takenOver = await markRunning(db, job.id, retry);
-    expect(takenOver).toMatchObject({ status: "running", backend: "wasm", worker: "host-2:7" });
-    expect(takenOver!.startedAt!.getTime()).toBeGreaterThan(first.startedAt!.getTime());
+    expect(takenOver).toMatchObject({ status: "running", backend: "wasm", worker: "host-2:7", attempt: 2 });
+    expect(takenOver!.startedAt).toEqual(first.startedAt);
     expect(await getJob(db, job.id)).toMatchObject({ status: "running", ...retry });
+    const attempts = await listAttempts(db, job.id);
+    expect(attempts.map((a) => [a.attempt, a.worker, a.ending])).toEqual([
+      [1, worker.worker, "worker_lost"],
+      [2, retry.worker, null],
+    ]);
+    expect(attempts[1].startedAt.getTime()).toBeGreaterThan(attempts[0].startedAt.getTime());
+    // The first attempt's worker no longer owns the job: it can neither end it nor move its progress.
+    expect(await finishJob(db, job.id, { stopReason: "completed" }, 1)).toBeNull();
+    expect(await updateProgress(db, job.id, { epoch: 3, learningRate: 0.1 }, 1)).toBe(false);
+    expect(await finishJob(db, job.id, { stopReason: "completed" }, 2)).toMatchObject({
+      status: "succeeded",
+    });
   });
 
   it("finishes a job once; the first outcome stands and sets the status its stop reason implies", async () => {

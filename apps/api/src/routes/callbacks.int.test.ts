@@ -39,7 +39,7 @@ describe("POST /v1/callbacks/simulate", () => {
   it("reports every invalid field with its path", async () => {
     const response = await simulate({
       callbacks: [{ type: "ReduceLROnPlateau", factor: 1.5 }, { type: "Nope" }],
-      optimizer: { name: "lion" },
+      optimizer: { name: "nope" },
       epochs: [],
     });
     expect(response.statusCode).toBe(400);

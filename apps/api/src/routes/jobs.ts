@@ -40,6 +40,12 @@ import { countModelParams } from "../model-check";
 import { holdActiveJobQuota } from "../quotas";
 
 /** Submit, read, list and cancel training jobs. */
+/**
+ * A burst of one tenant's submissions queues on its quota lock (holdActiveJobQuota): each waits its turn,
+ * rather than failing at Prisma's default 2 s (connection) / 5 s (transaction) limits on a busy machine.
+ */
+const SUBMIT_TRANSACTION = { maxWait: 10_000, timeout: 20_000 };
+
 export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
   const { db, queue, redis, config } = deps;
 
@@ -124,7 +130,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
         response: view as unknown as Prisma.InputJsonValue,
       });
       return view;
-    });
+    }, SUBMIT_TRANSACTION);
     try {
       await withinRedisDeadline(enqueueTraining(queue, id), "the enqueue");
     } catch (error) {
