@@ -1,5 +1,5 @@
 import { loadConfig } from "@plateau/config";
-import { checkEvictionPolicy, redisReady } from "@plateau/queue";
+import { reportEvictionPolicy } from "@plateau/queue";
 import { ensureBucket } from "@plateau/storage";
 import { closeDeps, createDeps } from "./deps";
 import { startReconciler } from "./reconcile";
@@ -15,13 +15,7 @@ const app = await buildServer(deps);
 
 // The bucket is created here when missing; if S3 is down the API still starts and /readyz says so.
 await ensureBucket(deps.storage).catch((error) => log.warn({ err: error }, "could not ensure the S3 bucket"));
-await redisReady(deps.redis, 5_000)
-  .then(() => checkEvictionPolicy(deps.redis))
-  .then(
-    ({ safe, policy, problem }) =>
-      safe ? log.info({ policy }, "Redis eviction policy") : log.error(problem),
-    (error) => log.warn({ err: error }, "could not read Redis's eviction policy; it must be noeviction"),
-  );
+await reportEvictionPolicy(deps.redis, 5_000, log);
 await app.listen({ host: config.API_HOST, port: config.API_PORT });
 const stopReconciler = startReconciler(deps);
 

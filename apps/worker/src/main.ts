@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { loadConfig } from "@plateau/config";
 import { createDb } from "@plateau/db";
-import { createRedis, createTrainingWorker, TRAINING_QUEUE } from "@plateau/queue";
+import { createRedis, createTrainingWorker, reportEvictionPolicy, TRAINING_QUEUE } from "@plateau/queue";
 import { createStorage, ensureBucket } from "@plateau/storage";
 import { pino } from "pino";
 import { relayCancels } from "./cancel";
@@ -33,11 +33,16 @@ const storage = createStorage(config);
 await ensureBucket(storage);
 const publisher = createRedis(config, "publisher");
 publisher.on("error", (error) => log.warn({ err: error }, "event publisher connection error"));
+await reportEvictionPolicy(publisher, 5_000, log);
 
 const processor = createProcessor({ config, log, trainers, workerName, db, storage, publisher, telemetry });
 const worker = createTrainingWorker(config, processor, { name: workerName });
 worker.on("error", (error) => log.warn({ err: error }, "queue connection error"));
 worker.on("failed", (job, error) => log.error({ job_id: job?.id, err: error }, "job attempt failed"));
+worker.on("lockRenewalFailed", (jobIds) => {
+  log.error({ job_ids: jobIds }, "could not renew the queue's lock: stopping those jobs' training");
+  processor.loseLocks(jobIds);
+});
 const observability = await startObservability({
   config,
   log,

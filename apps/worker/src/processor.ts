@@ -67,6 +67,11 @@ export interface Processor {
   (job: TrainingJob, token?: string, signal?: AbortSignal): Promise<TrainingResult>;
   /** Asks every running trainer to stop at its next batch end and hand its job back (SIGTERM). */
   handBack(): void;
+  /**
+   * The queue's locks of these jobs could not be renewed (Redis away past lockDuration): another worker may
+   * hold them now, so their trainers stop at once and the attempts end as `lock_lost`.
+   */
+  loseLocks(jobIds: string[]): void;
 }
 
 /**
@@ -77,18 +82,21 @@ export interface Processor {
  * and returned.
  */
 export function createProcessor(context: ProcessorContext): Processor {
-  const running = new Set<TrainerProcess>();
+  const running = new Map<string, TrainerProcess>();
+  const lockLost = new Set<string>();
   let handingBack = false;
   const processor = async (job: TrainingJob, token?: string, signal?: AbortSignal) => {
     const trainer = await context.trainers.take();
-    running.add(trainer);
+    const jobId = job.data.jobId;
+    running.set(jobId, trainer);
     let clean = false;
     try {
-      const result = await processJob(context, job, trainer, token, signal);
+      const result = await processJob(context, job, trainer, token, signal, () => lockLost.has(jobId));
       clean = !handingBack;
       return result;
     } finally {
-      running.delete(trainer);
+      running.delete(jobId);
+      lockLost.delete(jobId);
       if (clean) context.trainers.release(trainer);
       else trainer.kill();
     }
@@ -96,7 +104,15 @@ export function createProcessor(context: ProcessorContext): Processor {
   return Object.assign(processor, {
     handBack: () => {
       handingBack = true;
-      for (const trainer of running) trainer.send({ kind: "hand_back" });
+      for (const trainer of running.values()) trainer.send({ kind: "hand_back" });
+    },
+    loseLocks: (jobIds: string[]) => {
+      for (const jobId of jobIds) {
+        const trainer = running.get(jobId);
+        if (!trainer) continue;
+        lockLost.add(jobId);
+        trainer.kill();
+      }
     },
   });
 }
@@ -107,6 +123,7 @@ async function processJob(
   trainer: TrainerProcess,
   token: string | undefined,
   signal: AbortSignal | undefined,
+  lostLock: () => boolean,
 ): Promise<TrainingResult> {
   const { config, db, workerName } = context;
   const jobId = job.data.jobId;
@@ -220,6 +237,12 @@ async function processJob(
       log,
       attempt,
     );
+  }
+  if (lostLock()) {
+    await events.close().catch(() => {});
+    await endAttempt(db, jobId, attempt, "lock_lost", "the worker could not renew the queue's lock");
+    log.warn("lost the queue's lock: stopped training; the job resumes wherever the queue delivers it next");
+    throw new Error("the worker lost the queue's lock on this job");
   }
   const cause = ending.kind === "crashed" ? ending.cause : ending.message;
   const attemptEnding: AttemptEnding = ending.kind === "crashed" ? "trainer_crashed" : "error";

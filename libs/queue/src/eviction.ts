@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { redisReady } from "./connections";
 
 /**
  * Redis under memory pressure evicts keys by its `maxmemory-policy`. BullMQ keeps jobs, their locks and
@@ -33,4 +34,25 @@ export async function checkEvictionPolicy(redis: Redis): Promise<EvictionCheck> 
       `Redis's maxmemory-policy is ${policy}: under memory pressure Redis may evict BullMQ's keys and lose ` +
       `queued jobs or running jobs' locks. Set maxmemory-policy ${SAFE_EVICTION_POLICY} (README, Operating Plateau).`,
   };
+}
+
+/** Where a process reports the check (a pino logger fits). */
+interface EvictionLog {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+  error(message: string): void;
+}
+
+/**
+ * Checks once the connection is up (within `ms`) and logs the verdict: the policy when safe, the problem
+ * as an error when not, a warning when it cannot be read. Never throws: a start-up check, not a gate.
+ */
+export async function reportEvictionPolicy(redis: Redis, ms: number, log: EvictionLog): Promise<void> {
+  await redisReady(redis, ms)
+    .then(() => checkEvictionPolicy(redis))
+    .then(
+      ({ safe, policy, problem }) =>
+        safe ? log.info({ policy }, "Redis eviction policy") : log.error(problem!),
+      (error) => log.warn({ err: error }, "could not read Redis's eviction policy; it must be noeviction"),
+    );
 }

@@ -10,7 +10,12 @@ export {
   redisReady,
   withinRedisDeadline,
 } from "./connections";
-export { checkEvictionPolicy, type EvictionCheck, SAFE_EVICTION_POLICY } from "./eviction";
+export {
+  checkEvictionPolicy,
+  type EvictionCheck,
+  reportEvictionPolicy,
+  SAFE_EVICTION_POLICY,
+} from "./eviction";
 export {
   createTrainingQueue,
   createTrainingWorker,
