@@ -1,62 +1,31 @@
-import { ApiError, PlateauClient } from "@plateau/client";
+import { ApiError, type PlateauClient } from "@plateau/client";
 import { loadConfig } from "@plateau/config";
-import type { Job, JobSpec, MetricsRow } from "@plateau/contract";
+import type { JobSpec, MetricsRow } from "@plateau/contract";
 import { createJob } from "@plateau/db";
-import { createRedis, createTrainingWorker } from "@plateau/queue";
 import { exampleJob } from "@plateau/spec/example";
 import { selectBackend } from "@plateau/training";
 import type { LayersModel, Tensor } from "@tensorflow/tfjs";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApi, type TestApi } from "../apps/api/src/test-api";
-import { relayCancels } from "../apps/worker/src/cancel";
-import { createProcessor } from "../apps/worker/src/processor";
-import { TrainerPool } from "../apps/worker/src/trainer/process";
+import type { TestApi } from "../apps/api/src/test-api";
+import { startTrainingStack, type TrainingStack } from "./training-stack";
 
 /**
  * The model a job ends with and the files it writes, through HTTP: the API listening on a port and a
  * worker on the same queue, observed as a user would (model_url loaded with tf.loadLayersModel).
  */
 
-const base = loadConfig();
-const config = { ...base, REDIS_PREFIX: `${base.REDIS_PREFIX}-final-model`, EVENT_FLUSH_MS: 50 };
-const backend = await selectBackend(config.TFJS_BACKEND);
-const { tf } = backend;
-const trainers = new TrainerPool({ backend: config.TFJS_BACKEND, onWarning: () => {} });
+const { tf } = await selectBackend(loadConfig().TFJS_BACKEND);
+let stack: TrainingStack;
 let api: TestApi;
 let client: PlateauClient;
-let worker: { close(): Promise<void> };
-let publisher: ReturnType<typeof createRedis>;
-let stopRelay: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  api = await startTestApi({ REDIS_PREFIX: config.REDIS_PREFIX });
-  client = new PlateauClient({ baseUrl: api.url, apiKey: api.tenant.key });
-  publisher = createRedis(config, "publisher");
-  const { db, storage } = api.deps;
-  const log = pino({ level: "silent" });
-  const processor = createProcessor({
-    config,
-    log,
-    trainers,
-    workerName: "final-model",
-    db,
-    storage,
-    publisher,
-  });
-  // The first trainer's start-up (a process, tfjs and its wasm) is not part of any test's time.
-  await trainers.refill();
-  const training = createTrainingWorker(config, processor, { name: "final-model" });
-  worker = training;
-  stopRelay = await relayCancels(config, training, log);
+  stack = await startTrainingStack("final-model");
+  ({ api, client } = stack);
 });
 
 afterAll(async () => {
-  await stopRelay?.();
-  await worker?.close();
-  trainers.close();
-  publisher?.disconnect();
-  await api?.close();
+  await stack?.close();
 });
 
 // y = 2·x0 − x1 + 0.5·x2, on a fixed grid: the same rows every run.
@@ -86,13 +55,7 @@ function regressionJob(epochs: number, callbacks: unknown[]): JobSpec {
   } as unknown as JobSpec;
 }
 
-async function finished(id: string): Promise<Job> {
-  for (;;) {
-    const job = await client.getJob(id);
-    if (!["queued", "running"].includes(job.status)) return job;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const finished = (id: string) => stack.finished(id);
 
 async function epochRows(id: string): Promise<MetricsRow[]> {
   return (await client.metrics(id, { after: 0, limit: 1000 })).items;

@@ -1,16 +1,12 @@
 import { readFileSync } from "node:fs";
-import { PlateauClient } from "@plateau/client";
+import type { PlateauClient } from "@plateau/client";
 import { loadConfig } from "@plateau/config";
-import type { Job, JobSpec } from "@plateau/contract";
-import { createRedis, createTrainingWorker } from "@plateau/queue";
+import type { JobSpec } from "@plateau/contract";
 import { selectBackend } from "@plateau/training";
 import type { LayersModel, Tensor } from "@tensorflow/tfjs";
 import { dump } from "npyjs";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApi, type TestApi } from "../apps/api/src/test-api";
-import { createProcessor } from "../apps/worker/src/processor";
-import { TrainerPool } from "../apps/worker/src/trainer/process";
+import { startTrainingStack, type TrainingStack } from "./training-stack";
 
 /**
  * What Keras users bring, end to end through the HTTP API on the default backend (wasm, with the cpu
@@ -21,46 +17,20 @@ import { TrainerPool } from "../apps/worker/src/trainer/process";
  * Embedding + Bidirectional(LSTM) text classifier as written.
  */
 
-const base = loadConfig();
-const config = { ...base, REDIS_PREFIX: `${base.REDIS_PREFIX}-images`, EVENT_FLUSH_MS: 50 };
-const { tf } = await selectBackend(config.TFJS_BACKEND);
-const trainers = new TrainerPool({ backend: config.TFJS_BACKEND, onWarning: () => {} });
-let api: TestApi;
+const { tf } = await selectBackend(loadConfig().TFJS_BACKEND);
+let stack: TrainingStack;
 let client: PlateauClient;
-let worker: { close(): Promise<void> };
-let publisher: ReturnType<typeof createRedis>;
 
 beforeAll(async () => {
-  api = await startTestApi({ REDIS_PREFIX: config.REDIS_PREFIX });
-  client = new PlateauClient({ baseUrl: api.url, apiKey: api.tenant.key });
-  publisher = createRedis(config, "publisher");
-  const { db, storage } = api.deps;
-  const processor = createProcessor({
-    config,
-    log: pino({ level: "silent" }),
-    trainers,
-    workerName: "images",
-    db,
-    storage,
-    publisher,
-  });
-  worker = createTrainingWorker(config, processor, { name: "images" });
+  stack = await startTrainingStack("images");
+  ({ client } = stack);
 });
 
 afterAll(async () => {
-  await worker?.close();
-  trainers.close();
-  publisher?.disconnect();
-  await api?.close();
+  await stack?.close();
 });
 
-async function finished(id: string): Promise<Job> {
-  for (;;) {
-    const job = await client.getJob(id);
-    if (!["queued", "running"].includes(job.status)) return job;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const finished = (id: string) => stack.finished(id);
 
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 

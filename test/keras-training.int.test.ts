@@ -1,15 +1,9 @@
 import { readFileSync } from "node:fs";
-import { PlateauClient } from "@plateau/client";
-import { loadConfig } from "@plateau/config";
-import type { Job, JobSpec, LearningRateScheduleSpec } from "@plateau/contract";
-import { createRedis, createTrainingWorker } from "@plateau/queue";
-import { pino } from "pino";
+import type { PlateauClient } from "@plateau/client";
+import type { JobSpec, LearningRateScheduleSpec } from "@plateau/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApi, type TestApi } from "../apps/api/src/test-api";
-import { relayCancels } from "../apps/worker/src/cancel";
-import { createProcessor } from "../apps/worker/src/processor";
-import { TrainerPool } from "../apps/worker/src/trainer/process";
 import { buildLearningRateSchedule } from "../libs/training/src/lr-schedules";
+import { startTrainingStack, type TrainingStack } from "./training-stack";
 
 /**
  * Keras's optimizer, schedule and layer vocabulary trained through HTTP on the default backend: the
@@ -17,53 +11,19 @@ import { buildLearningRateSchedule } from "../libs/training/src/lr-schedules";
  * logs, and a model with Rescaling, Normalization, SeparableConv2D and Keras 3 activations trains.
  */
 
-const base = loadConfig();
-const config = { ...base, REDIS_PREFIX: `${base.REDIS_PREFIX}-keras-training`, EVENT_FLUSH_MS: 50 };
-const trainers = new TrainerPool({ backend: config.TFJS_BACKEND, onWarning: () => {} });
-let api: TestApi;
+let stack: TrainingStack;
 let client: PlateauClient;
-let worker: { close(): Promise<void> };
-let publisher: ReturnType<typeof createRedis>;
-let stopRelay: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  api = await startTestApi({ REDIS_PREFIX: config.REDIS_PREFIX });
-  client = new PlateauClient({ baseUrl: api.url, apiKey: api.tenant.key });
-  publisher = createRedis(config, "publisher");
-  const { db, storage } = api.deps;
-  const log = pino({ level: "silent" });
-  const processor = createProcessor({
-    config,
-    log,
-    trainers,
-    workerName: "keras-training",
-    db,
-    storage,
-    publisher,
-  });
-  await trainers.refill();
-  const training = createTrainingWorker(config, processor, { name: "keras-training" });
-  worker = training;
-  stopRelay = await relayCancels(config, training, log);
+  stack = await startTrainingStack("keras-training");
+  ({ client } = stack);
 });
 
 afterAll(async () => {
-  await stopRelay?.();
-  await worker?.close();
-  trainers.close();
-  publisher?.disconnect();
-  await api?.close();
+  await stack?.close();
 });
 
-/** The job once it left queued/running, polled for at most two minutes. */
-async function finished(id: string): Promise<Job> {
-  for (let polls = 0; polls < 1200; polls++) {
-    const job = await client.getJob(id);
-    if (!["queued", "running"].includes(job.status)) return job;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`job ${id} did not finish in two minutes`);
-}
+const finished = (id: string) => stack.finished(id);
 
 const example = JSON.parse(
   readFileSync(new URL("../examples/logits-adamw-cosine.json", import.meta.url), "utf8"),
