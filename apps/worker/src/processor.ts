@@ -24,6 +24,7 @@ import { S3ArtifactSink } from "./artifact-sink";
 import { EventLog } from "./event-log";
 import { fetchData } from "./job-data";
 import { ProgressWriter } from "./progress";
+import { retryS3 } from "./s3-retry";
 import type { WorkerTelemetry } from "./telemetry";
 import type { TrainerPool, TrainerProcess } from "./trainer/process";
 import type { FromTrainer, TrainerOutcome } from "./trainer/protocol";
@@ -267,15 +268,22 @@ async function processJob(
   throw new Error(cause);
 }
 
-/** The job's newest complete snapshot, or null to train from the start (none yet, or it cannot be read). */
+/**
+ * The job's newest complete snapshot, or null to train from the start (none yet, or it is gone). Read
+ * through an S3 outage as writes are: starting over would throw away the run the snapshot holds.
+ */
 async function resumeFrom(
-  { storage }: ProcessorContext,
+  { storage, config }: ProcessorContext,
   job: Job,
   log: Logger,
 ): Promise<{ point: ResumePoint; bytes: Uint8Array } | null> {
   const point = job.resumePoint as ResumePoint | null;
   if (!point) return null;
-  const bytes = await getObjectBytes(storage, point.key);
+  const bytes = await retryS3(() => getObjectBytes(storage, point.key), {
+    deadlineMs: config.S3_RETRY_DEADLINE_MS,
+    onRetry: (error, tries) =>
+      log.warn({ err: error, tries }, "could not read the resume snapshot; retrying"),
+  });
   if (bytes) return { point, bytes };
   log.warn({ key: point.key }, "the job's resume snapshot is missing; training from the start");
   return null;
@@ -370,7 +378,10 @@ function supervise(
         }
         case "epoch": {
           const now = performance.now();
-          context.telemetry?.epochEnded({ seconds: (now - epochStarted) / 1000, samples: message.samples });
+          const seconds = (now - epochStarted) / 1000;
+          context.telemetry?.epochEnded({ seconds, samples: message.samples });
+          // Timing each batch would cost the trainer a message per batch: its epoch's mean stands for them.
+          context.telemetry?.batchTimed(seconds / message.batches);
           epochStarted = now;
           const { loss, val_loss, learning_rate } = message.logs;
           log.info(

@@ -51,7 +51,7 @@ export class WorkerTelemetry {
     );
     this.batches = histogram(
       "plateau_worker_batch_duration_seconds",
-      "Wall time of one training batch.",
+      "Wall time of a training batch: each epoch's mean (epoch duration / batches), observed once per epoch.",
       [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
     );
     this.samples = counter(

@@ -220,7 +220,13 @@ async function fitModel(
         void send({ kind: "event", type: "batch_end", data: { logs: jsonLogs(logs) }, epoch, batch }),
       batchEnd: () => gate?.opened,
       epochEnd: async (epoch, logs) => {
-        await send({ kind: "epoch", epoch, logs, samples });
+        await send({
+          kind: "epoch",
+          epoch,
+          logs,
+          samples,
+          batches: Math.ceil(samples / (args.batchSize ?? 32)),
+        });
         const state = await snapshot(model, callbacks, epoch + 1);
         await send({
           kind: "snapshot",

@@ -57,8 +57,8 @@ export type FromTrainer =
     }[EventType]
   /** A callback's decision, as `CallbackContext.onEvent` reports it. */
   | { kind: "decision"; event: CallbackEvent }
-  /** Every job callback handled this epoch end; `logs` are the epoch's, with learning_rate; `samples` trained. */
-  | { kind: "epoch"; epoch: number; logs: Logs; samples: number }
+  /** Every job callback handled this epoch end; `logs` are the epoch's, with learning_rate; `samples` trained in `batches`. */
+  | { kind: "epoch"; epoch: number; logs: Logs; samples: number; batches: number }
   | { kind: "snapshot"; epoch: number; bytes: Uint8Array }
   | {
       kind: "save";
