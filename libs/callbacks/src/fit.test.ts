@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
+import seedrandom from "seedrandom";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { CallbackEvent } from "./base";
 import { EarlyStopping } from "./early-stopping";
@@ -12,6 +13,9 @@ import { TerminateOnNaN } from "./terminate-on-nan";
 
 beforeAll(async () => {
   expect(await tf.setBackend("wasm")).toBe(true);
+  // Weight initialization and shuffling draw from Math.random: seeded, every run trains the same way, so
+  // a plateau or an early stop these tests wait for happens every time (a job's `seed` does the same).
+  Math.random = seedrandom("callbacks-fit");
 });
 
 /** A small separable binary classification problem. */
