@@ -1,6 +1,7 @@
 import { cpus } from "node:os";
 import { cnn } from "./cnn";
 import { dispatch } from "./dispatch";
+import { ingest } from "./ingest";
 import { metrics } from "./metrics";
 import { overhead } from "./overhead";
 import { printTable, type Row } from "./report";
@@ -13,6 +14,7 @@ const BENCHMARKS: Record<string, (stack: Stack) => Promise<Row[]>> = {
   dispatch,
   submit,
   metrics,
+  ingest,
   cnn,
 };
 

@@ -1,7 +1,8 @@
 import type { Redis } from "ioredis";
 
 export interface ChannelListener {
-  message(text: string): void;
+  /** A message, parsed once for every listener (messages are JSON). */
+  message(value: unknown): void;
   /**
    * The subscriber connection was lost and is back: messages published meanwhile were missed, so
    * the listener must catch up from the source of truth (Postgres).
@@ -21,7 +22,15 @@ export class EventHub {
 
   constructor(private readonly redis: Redis) {
     redis.on("message", (channel: string, text: string) => {
-      for (const listener of this.listeners.get(channel) ?? []) listener.message(text);
+      const set = this.listeners.get(channel);
+      if (!set) return;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        return; // not a message of ours; the listeners' periodic Postgres reads cover any loss
+      }
+      for (const listener of set) listener.message(value);
     });
     // ioredis re-subscribes by itself after a reconnect; what was published in between is gone.
     redis.on("ready", () => {

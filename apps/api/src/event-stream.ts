@@ -10,6 +10,12 @@ import type { EventHub } from "./event-hub";
 export const SSE_BATCH_INTERVAL_MS = 250;
 
 const PAGE = 500;
+/**
+ * Live messages (each one flush of the worker's) a stream holds for a client that reads slower than the
+ * job writes. Past it the stream takes no more live messages and reads the rest from Postgres once the
+ * client has taken what it holds: a stalled reader neither piles up memory nor holds back the others.
+ */
+const MAX_QUEUED = 32;
 
 export interface SseMessage {
   id?: string;
@@ -69,13 +75,29 @@ export async function streamJobEvents(options: JobEventStreamOptions): Promise<v
 
   // One task at a time, in arrival order: backfill and live delivery never interleave.
   let chain = Promise.resolve();
+  let queued = 0;
   const run = (task: () => Promise<void>) => {
+    queued += 1;
     chain = chain
       .then(() => (finished ? undefined : task()))
       .catch((error) => {
         options.onError(error);
         stop();
+      })
+      .finally(() => {
+        queued -= 1;
       });
+  };
+  // A read of Postgres that has not started yet will return everything stored by the time it runs, so
+  // one waiting is enough however many reasons to read there are meanwhile.
+  let catchUpWaiting = false;
+  const catchUpLater = () => {
+    if (catchUpWaiting) return;
+    catchUpWaiting = true;
+    run(() => {
+      catchUpWaiting = false;
+      return catchUp();
+    });
   };
 
   async function forward(event: JobEvent) {
@@ -106,10 +128,19 @@ export async function streamJobEvents(options: JobEventStreamOptions): Promise<v
     }
   }
 
-  async function deliver(event: JobEvent) {
-    if (event.seq <= last) return;
-    if (event.seq > last + 1) return catchUp();
-    await forward(event);
+  async function deliver(events: JobEvent[]) {
+    for (const event of events) {
+      if (finished) return;
+      if (event.seq <= last) continue;
+      if (event.seq > last + 1) return catchUp();
+      await forward(event);
+    }
+  }
+
+  /** A message holds one event (the API's) or a flush's worth (the worker's). */
+  function live(value: unknown) {
+    if (queued >= MAX_QUEUED) return catchUpLater();
+    run(() => deliver((Array.isArray(value) ? value : [value]) as JobEvent[]));
   }
 
   /** A client resuming after the terminal status (but before `done` reached it) still gets `done`. */
@@ -126,20 +157,15 @@ export async function streamJobEvents(options: JobEventStreamOptions): Promise<v
   // UNSUBSCRIBE waited for, so a stream ends on time whatever Redis does.
   let unsubscribe: (() => Promise<void>) | undefined;
   const release = (remove: () => Promise<void>) => void remove().catch(() => {});
-  options.hub
-    .subscribe(options.channel, {
-      message: (text) => run(() => deliver(JSON.parse(text) as JobEvent)),
-      resync: () => run(catchUp),
-    })
-    .then(
-      (remove) => {
-        if (finished) return release(remove);
-        unsubscribe = remove;
-        run(catchUp);
-      },
-      () => {},
-    );
-  const resync = setInterval(() => run(catchUp), options.resyncMs);
+  options.hub.subscribe(options.channel, { message: live, resync: catchUpLater }).then(
+    (remove) => {
+      if (finished) return release(remove);
+      unsubscribe = remove;
+      catchUpLater();
+    },
+    () => {},
+  );
+  const resync = setInterval(catchUpLater, options.resyncMs);
   try {
     run(catchUp);
     run(finishIfOver);

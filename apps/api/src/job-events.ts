@@ -21,5 +21,5 @@ export async function appendStatus(
     createdAt: new Date(),
   };
   await appendEvents(deps.db, [event]);
-  await deps.redis.publish(jobEventsChannel(deps.config, jobId), JSON.stringify(wireEvent(event)));
+  await deps.redis.publish(jobEventsChannel(deps.config, jobId), JSON.stringify([wireEvent(event)]));
 }

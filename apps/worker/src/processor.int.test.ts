@@ -79,7 +79,7 @@ const worker = createTrainingWorker(
   { name: workerName },
 );
 let stopRelay: () => Promise<void>;
-/** Every live message, by channel. */
+/** Every live event, by channel. */
 const published = new Map<string, { seq: number; type: string }[]>();
 
 /** What the processor returned, by job id. */
@@ -91,7 +91,7 @@ beforeAll(async () => {
   await trainers.refill();
   stopRelay = await relayCancels(config, worker, pino({ level: "silent" }));
   subscriber.on("pmessage", (_pattern, channel, message) => {
-    published.set(channel, [...(published.get(channel) ?? []), JSON.parse(message)]);
+    published.set(channel, [...(published.get(channel) ?? []), ...JSON.parse(message)]);
   });
   await subscriber.psubscribe(`${config.REDIS_PREFIX}:job:*`);
 });
