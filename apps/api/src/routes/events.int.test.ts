@@ -68,20 +68,28 @@ interface SseEvent {
   data: Record<string, unknown>;
 }
 
+interface ListenOptions {
+  headers?: Record<string, string>;
+  stopAfter?: (event: SseEvent) => boolean;
+  onEvent?: (e: SseEvent) => void;
+}
+
 /** An SSE client: collects events until `stopAfter` says so or the server ends the stream. */
-async function listen(
-  url: string,
-  options: {
-    headers?: Record<string, string>;
-    stopAfter?: (event: SseEvent) => boolean;
-    onEvent?: (e: SseEvent) => void;
-  } = {},
-): Promise<{ events: SseEvent[]; ended: boolean; contentType: string | null }> {
+async function listen(url: string, options: ListenOptions = {}) {
   const controller = new AbortController();
   const response = await fetch(url, {
     headers: { ...api.tenant.headers, ...options.headers },
     signal: controller.signal,
   });
+  return read(response, controller, options);
+}
+
+/** Reads an event stream's response (one its client may have left unread for a while). */
+async function read(
+  response: Response,
+  controller: AbortController,
+  options: ListenOptions = {},
+): Promise<{ events: SseEvent[]; ended: boolean; contentType: string | null }> {
   const events: SseEvent[] = [];
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
@@ -307,6 +315,31 @@ describe("GET /v1/jobs/:id/events", () => {
     await emit(jobId, [status(2, { status: "running" })]);
     await Promise.all([clientA, clientB]);
     await until(() => api.deps.events.channelCount === before);
+  });
+
+  it("lets a client that stops reading fall behind alone; when it reads again it gets every event once", async () => {
+    const jobId = await newJob();
+    const url = `${api.url}/v1/jobs/${jobId}/events`;
+    const stalledController = new AbortController();
+    const stalled = await fetch(url, { headers: api.tenant.headers, signal: stalledController.signal });
+    const received: SseEvent[] = [];
+    const reading = listen(url, { onEvent: (e) => received.push(e) });
+    await until(() => received.length === 1);
+    // 20 MB of events, far more than the socket buffers between the API and a client that reads nothing.
+    const text = "x".repeat(200_000);
+    for (let seq = 2; seq <= 101; seq++) {
+      await emit(jobId, [
+        { seq, type: "callback", epoch: 0, data: { callback: "Rule", action: "log", details: { text } } },
+      ]);
+    }
+    await emit(jobId, [status(102, { status: "succeeded", stop_reason: "completed" })]);
+    const seqs = Array.from({ length: 102 }, (_, i) => String(i + 1));
+    // The reading client has the whole stream while the other has read none of it.
+    expect((await reading).events.map((e) => e.id ?? e.event)).toEqual([...seqs, "done"]);
+    const late = await read(stalled, stalledController);
+    expect(late.ended).toBe(true);
+    expect(late.events.map((e) => e.id ?? e.event)).toEqual([...seqs, "done"]);
+    expect(late.events[50].data).toMatchObject({ seq: 51, data: { details: { text } } });
   });
 
   it("answers an unknown job with 404 in the error shape, not a stream", async () => {
