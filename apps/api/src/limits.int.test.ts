@@ -116,6 +116,29 @@ describe("quotas and limits", () => {
     expect((await submit(tenant, job("q4"))).statusCode).toBe(201);
   });
 
+  it("takes a burst of submissions from two tenants together up to each one's quota, every 201 stored and queued", async () => {
+    const tenants = [await freshTenant(), await freshTenant()];
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => submit(tenants[i % 2], job(`burst-${i}`), `burst-${i}`)),
+    );
+    for (const tenant of tenants) {
+      const mine = answers.filter((_, i) => tenants[i % 2] === tenant);
+      const accepted = mine.filter((answer) => answer.statusCode === 201).map((answer) => answer.json());
+      expect(accepted).toHaveLength(3);
+      expect(mine.filter((answer) => answer.statusCode === 429)).toHaveLength(2);
+      expect(await api.deps.db.job.count({ where: { tenantId: tenant.id } })).toBe(3);
+      for (const created of accepted) {
+        expect(await api.deps.queue.getJob(created.id)).toBeDefined();
+        expect(await api.deps.db.jobEvent.count({ where: { jobId: created.id } })).toBe(1);
+      }
+    }
+    // A refused submission gave its idempotency key up: the same key may try again.
+    const refused = answers.findIndex((answer) => answer.statusCode === 429);
+    expect((await submit(tenants[refused % 2], job(`burst-${refused}`), `burst-${refused}`)).statusCode).toBe(
+      429,
+    );
+  });
+
   it("limits requests per key per minute (in Redis), with Retry-After and rate-limit headers", async () => {
     const tenant = await freshTenant();
     const list = () => api.app.inject({ url: "/v1/jobs", headers: tenant.headers });

@@ -1,5 +1,6 @@
 import type { ModelSpec, SimulationInput, SimulationResult } from "@plateau/contract";
 import type { Tf } from "@plateau/training";
+import { countParamsWithoutBuilding } from "@plateau/training/checks";
 
 /**
  * The API's only door to tfjs (a test holds this): building a submitted model once to count its
@@ -8,9 +9,19 @@ import type { Tf } from "@plateau/training";
  * start-up — and stays loaded.
  */
 let loading: Promise<Tf> | undefined;
+let module: Promise<typeof import("@plateau/training")> | undefined;
+
+/** The package, imported once: each dynamic import() is a module resolution of its own. */
+function training() {
+  module ??= import("@plateau/training").catch((error: unknown) => {
+    module = undefined;
+    throw error;
+  });
+  return module;
+}
 
 function tfjs(): Promise<Tf> {
-  loading ??= import("@plateau/training")
+  loading ??= training()
     .then(({ selectBackend }) => selectBackend("cpu"))
     .then(
       (backend) => backend.tf,
@@ -22,11 +33,15 @@ function tfjs(): Promise<Tf> {
   return loading;
 }
 
-/** Parameters of the model a spec describes; throws SpecError when it cannot be built. */
+/**
+ * Parameters of the model a spec describes; throws SpecError when it cannot be built. Most `layers`
+ * models are counted from their configs alone; only the others are built.
+ */
 export async function countModelParams(model: ModelSpec): Promise<number> {
+  const counted = countParamsWithoutBuilding(model);
+  if (counted !== null) return counted;
   const tf = await tfjs();
-  const training = await import("@plateau/training");
-  return training.countModelParams(tf, model);
+  return (await training()).countModelParams(tf, model);
 }
 
 /**

@@ -38,6 +38,7 @@ export {
 export {
   type CancelOutcome,
   createJob,
+  createJobs,
   finishJob,
   getJob,
   InvalidCursorError,

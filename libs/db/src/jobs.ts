@@ -19,6 +19,11 @@ export function createJob(db: DbClient, job: NewJob): Promise<Job> {
   return db.job.create({ data: { ...job, id: job.id ?? randomUUID() } });
 }
 
+/** Stores jobs with one multi-row INSERT; returns the stored rows. */
+export function createJobs(db: DbClient, jobs: NewJob[]): Promise<Job[]> {
+  return db.job.createManyAndReturn({ data: jobs.map((job) => ({ ...job, id: job.id ?? randomUUID() })) });
+}
+
 /**
  * The job, when it exists and (with `tenantId`) belongs to that tenant: another tenant's job is exactly
  * as absent as one that never existed. Service code (the worker, the reconciler) reads any job.

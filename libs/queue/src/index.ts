@@ -20,6 +20,7 @@ export {
   createTrainingQueue,
   createTrainingWorker,
   enqueueTraining,
+  enqueueTrainingBulk,
   removeQueued,
   TRAINING_JOB_OPTIONS,
   TRAINING_QUEUE,

@@ -78,6 +78,12 @@ export async function enqueueTraining(queue: TrainingQueue, jobId: string): Prom
   await queue.add(TRAINING_QUEUE, { jobId }, { jobId });
 }
 
+/** Enqueues Plateau jobs in one round trip (BullMQ's addBulk: one MULTI), each as enqueueTraining would. */
+export async function enqueueTrainingBulk(queue: TrainingQueue, jobIds: string[]): Promise<void> {
+  if (jobIds.length === 0) return;
+  await queue.addBulk(jobIds.map((jobId) => ({ name: TRAINING_QUEUE, data: { jobId }, opts: { jobId } })));
+}
+
 // States in which no worker holds the job yet.
 const NOT_STARTED = new Set(["waiting", "prioritized", "delayed"]);
 

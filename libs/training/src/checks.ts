@@ -8,4 +8,5 @@ export { dataSizeIssues, dataSourceIssues, inlineIssues } from "./data-size";
 export { checkFit, hasValidation } from "./fit";
 export { fitDataIssues } from "./fit-data";
 export { checkModel } from "./model";
+export { countParamsWithoutBuilding } from "./param-count";
 export { SpecError } from "./spec-error";

@@ -2,7 +2,7 @@ import type { Issue, ModelSpec } from "@plateau/contract";
 import type { LayersModel } from "@tensorflow/tfjs";
 import type { Tf } from "./backend";
 import { registerKerasActivations } from "./keras-activations";
-import { isObject, type Json, type JsonObject, toTfjsLayer } from "./keras-config";
+import { isObject, type Json, type JsonObject, type TfjsLayer, toTfjsLayer } from "./keras-config";
 import { kerasJsonTopology } from "./keras-json";
 import { registerPreprocessingLayers } from "./preprocessing-layers";
 import { SpecError, throwIfIssues } from "./spec-error";
@@ -45,6 +45,16 @@ function topologyOf(spec: unknown, path: string, issues: Issue[]): JsonObject | 
   }
   issues.push({ path, message: "give exactly one of `layers` or `keras_json`" });
   return null;
+}
+
+/** A `layers` spec's layers as tfjs reads them; null for Keras JSON or a spec with issues. */
+export function sequentialLayers(spec: ModelSpec): TfjsLayer[] | null {
+  if (!isObject(spec) || !("layers" in spec) || "keras_json" in spec) return null;
+  const issues: Issue[] = [];
+  const topology = layersTopology(spec.layers, "/model/layers", issues);
+  return topology && issues.length === 0
+    ? (topology.config as unknown as { layers: TfjsLayer[] }).layers
+    : null;
 }
 
 /**

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import {
   CancelResultSchema,
@@ -13,20 +12,9 @@ import {
   ListJobsQuerySchema,
   SubmitJobQuerySchema,
 } from "@plateau/contract";
-import {
-  appendEvents,
-  createJob,
-  type Db,
-  getDataset,
-  InvalidCursorError,
-  listAttempts,
-  listJobs,
-  type Prisma,
-  requestCancel,
-} from "@plateau/db";
-import { cancelChannel, enqueueTraining, pingQueue, removeQueued, withinRedisDeadline } from "@plateau/queue";
+import { type Db, getDataset, InvalidCursorError, listAttempts, listJobs, requestCancel } from "@plateau/db";
+import { cancelChannel, removeQueued } from "@plateau/queue";
 import { validateJobSpec } from "@plateau/spec";
-import type { FastifyBaseLogger } from "fastify";
 import { bodyCheckedByHandler } from "../app";
 import { type Caller, callerOf } from "../auth";
 import { datasetSourceIssues } from "../dataset-fields";
@@ -37,17 +25,12 @@ import { appendStatus } from "../job-events";
 import { findJob, JobIdParams } from "../job-params";
 import { jobSummary, jobView } from "../job-view";
 import { countModelParams } from "../model-check";
-import { holdActiveJobQuota } from "../quotas";
+import { createSubmitter } from "../submissions";
 
 /** Submit, read, list and cancel training jobs. */
-/**
- * A burst of one tenant's submissions queues on its quota lock (holdActiveJobQuota): each waits its turn,
- * rather than failing at Prisma's default 2 s (connection) / 5 s (transaction) limits on a busy machine.
- */
-const SUBMIT_TRANSACTION = { maxWait: 10_000, timeout: 20_000 };
-
 export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
   const { db, queue, redis, config } = deps;
+  const store = createSubmitter(deps);
 
   app.post(
     "/v1/jobs",
@@ -81,12 +64,12 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
       const caller = callerOf(request);
       if (request.query.dry_run) return { valid: true as const, spec: await validSpec(caller, body) };
       const key = request.headers["idempotency-key"];
-      if (key === undefined) return reply.code(201).send(await submit(request.log, caller, body, null));
+      if (key === undefined) return reply.code(201).send(await submit(caller, body, null));
       const requestHash = hashJson(body);
       const held = await claim(db, { tenantId: caller.tenantId, route: "POST /v1/jobs", key }, requestHash);
       if (!("complete" in held)) return replay(reply, key, held, requestHash);
       try {
-        return reply.code(201).send(await submit(request.log, caller, body, { held, requestHash }));
+        return reply.code(201).send(await submit(caller, body, { held, requestHash }));
       } catch (error) {
         await held.release();
         throw error;
@@ -94,52 +77,14 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
     },
   );
 
-  /**
-   * Validates, stores and queues one job: a 201's body. With an idempotency claim, the answer is stored
-   * in the transaction that stores the job, so a retry can only ever see this job.
-   */
+  /** Validates, stores and queues one job: a 201's body. */
   async function submit(
-    log: FastifyBaseLogger,
     caller: Caller,
     body: unknown,
     idempotency: { held: Idempotency; requestHash: string } | null,
   ): Promise<Job> {
     const spec = await validSpec(caller, body);
-    // Redis down or frozen: a 503 before anything is stored (pingQueue gives up within a second), so
-    // a client that retries never makes a job the queue does not hold.
-    await pingQueue(queue);
-    const id = randomUUID();
-    // The job and its first event commit together: a job is never visible without its history.
-    const job = await db.$transaction(async (tx) => {
-      await holdActiveJobQuota(tx, caller.tenantId, config.MAX_ACTIVE_JOBS_PER_TENANT);
-      const created = await createJob(tx, {
-        id,
-        tenantId: caller.tenantId,
-        submittedBy: caller.keyId,
-        name: spec.name,
-        spec: spec as unknown as Prisma.InputJsonValue,
-        epochs: spec.fit.epochs,
-      });
-      await appendEvents(tx, [
-        { jobId: id, seq: 1, type: "status", data: { status: "queued" }, createdAt: created.createdAt },
-      ]);
-      const view = jobView(created, []);
-      await idempotency?.held.complete(tx, {
-        requestHash: idempotency.requestHash,
-        statusCode: 201,
-        response: view as unknown as Prisma.InputJsonValue,
-      });
-      return view;
-    }, SUBMIT_TRANSACTION);
-    try {
-      await withinRedisDeadline(enqueueTraining(queue, id), "the enqueue");
-    } catch (error) {
-      // Redis went away between the PING and here. The job is stored as queued and the answer stands:
-      // the periodic reconciler (reconcile.ts) enqueues every queued row the queue lacks within one
-      // RECONCILE_INTERVAL_MS of Redis answering again.
-      log.error({ err: error, jobId: id }, "job stored but not enqueued; the reconciler enqueues it");
-    }
-    return job;
+    return store({ tenantId: caller.tenantId, submittedBy: caller.keyId, spec, idempotency });
   }
 
   /** The effective spec, or a 400 listing every problem (schema, semantics, limits, datasets). */
