@@ -64,6 +64,7 @@ export function recordRouteRules(app: App): void {
 /** Installs the hook that authenticates every request before its body is read. */
 export function installAuth(app: App, options: { db: Db; adminKey: string }): void {
   const touched = new Map<string, number>();
+  const lookUp = sharedLookups((key: string) => findLiveKey(options.db, key));
   app.decorateRequest("caller", null);
   app.addHook("onRequest", async (request, reply) => {
     // Unknown routes fall through to the 404 handler, which reveals nothing.
@@ -79,7 +80,7 @@ export function installAuth(app: App, options: { db: Db; adminKey: string }): vo
       return;
     }
     if (key === null && rule === "token") return;
-    const found = key === null ? null : await findLiveKey(options.db, key);
+    const found = key === null ? null : await lookUp(key);
     if (!found) throw unauthorized("an API key");
     request.caller = { tenantId: found.tenantId, keyId: found.id };
     const now = Date.now();
@@ -90,6 +91,38 @@ export function installAuth(app: App, options: { db: Db; adminKey: string }): vo
       );
     }
   });
+}
+
+/**
+ * `find` for each key, with group commit's pattern: at most one query per key is in flight, and the
+ * requests that ask for that key meanwhile (a burst with one key) share the next one. A query is only
+ * sent after every request it answers arrived, so a key revoked before a request came is refused to it.
+ */
+function sharedLookups<T>(find: (key: string) => Promise<T>): (key: string) => Promise<T> {
+  const sent = new Map<string, Promise<T>>();
+  const next = new Map<string, Promise<T>>();
+  const send = (key: string) => {
+    next.delete(key);
+    const query = find(key);
+    sent.set(key, query);
+    const answered = () => {
+      if (sent.get(key) === query) sent.delete(key);
+    };
+    query.then(answered, answered);
+    return query;
+  };
+  return (key) => {
+    let found = next.get(key);
+    if (found) return found;
+    // The first of a burst waits for the end of this turn of the event loop, for the others parsed in it.
+    const after = sent.get(key) ?? new Promise<void>((resolve) => setImmediate(resolve));
+    found = after.then(
+      () => send(key),
+      () => send(key),
+    );
+    next.set(key, found);
+    return found;
+  };
 }
 
 /** The caller of a route whose rule is "key" (the hook has run); a programming error otherwise. */

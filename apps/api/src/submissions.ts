@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { Job, JobSpec } from "@plateau/contract";
-import { appendEvents, createJobs, type Prisma } from "@plateau/db";
+import { type Prisma, storeQueuedJobs } from "@plateau/db";
 import { enqueueTrainingBulk, pingQueue, withinRedisDeadline } from "@plateau/queue";
 import type { ApiDeps } from "./deps";
 import { unavailableDependency } from "./errors";
 import type { Idempotency } from "./idempotency";
 import { jobView } from "./job-view";
-import { holdActiveJobCounts, quotaExceeded } from "./quotas";
+import { lockActiveJobQuotas, quotaExceeded } from "./quotas";
 
 /** A validated job to store and queue, for a caller. */
 export interface Submission {
@@ -24,7 +24,7 @@ interface Pending extends Submission {
 }
 
 /**
- * A burst of one tenant's submissions queues on its quota lock (holdActiveJobCounts): each waits its turn,
+ * A burst of one tenant's submissions queues on its quota lock (lockActiveJobQuotas): each waits its turn,
  * rather than failing at Prisma's default 2 s (connection) / 5 s (transaction) limits on a busy machine.
  */
 const SUBMIT_TRANSACTION = { maxWait: 10_000, timeout: 20_000 };
@@ -33,8 +33,8 @@ const MAX_BATCH = 64;
 
 /**
  * Stores and queues submitted jobs with group commit: submissions that arrive while a batch is being
- * written wait for the next one, which stores them all in one transaction (quota locks, one INSERT of
- * the jobs, one of their first events) and queues them with one BullMQ addBulk. An idle API writes a
+ * written wait for the next one, which stores them all in one transaction (quota locks, then one
+ * statement inserting the jobs and their first events) and queues them with one BullMQ addBulk. An idle API writes a
  * batch of one at once, so nothing waits for a timer. Each submission still resolves only once its job
  * is committed and handed to the queue: a 201 means the job is stored and queued.
  */
@@ -109,51 +109,36 @@ export function createSubmitter(deps: Pick<ApiDeps, "db" | "queue" | "config" | 
   }
 
   /**
-   * One transaction: each job with its first event (a job is never visible without its history) and its
-   * idempotent answer, or the quota's 429 for a submission over its tenant's limit.
+   * One transaction: the jobs, each with its first event (a job is never visible without its history)
+   * and its idempotent answer, or the quota's 429 for a submission past its tenant's limit.
    */
   function store(batch: Pending[]): Promise<Map<Pending, Job | Error>> {
     const limit = deps.config.MAX_ACTIVE_JOBS_PER_TENANT;
     return deps.db.$transaction(async (tx) => {
-      const active = await holdActiveJobCounts(
+      await lockActiveJobQuotas(
         tx,
         batch.map((pending) => pending.tenantId),
       );
+      const stored = await storeQueuedJobs(
+        tx,
+        batch.map(({ id, tenantId, submittedBy, spec }) => ({
+          id,
+          tenantId,
+          submittedBy,
+          name: spec.name,
+          spec: spec as unknown as Prisma.InputJsonValue,
+          epochs: spec.fit.epochs,
+        })),
+        limit,
+      );
       const outcomes = new Map<Pending, Job | Error>();
-      const accepted: Pending[] = [];
-      for (const pending of batch) {
-        const count = active.get(pending.tenantId) ?? 0;
-        if (count >= limit) {
-          outcomes.set(pending, quotaExceeded(count, limit));
+      for (const [i, pending] of batch.entries()) {
+        const outcome = stored[i];
+        if ("active" in outcome) {
+          outcomes.set(pending, quotaExceeded(outcome.active, limit));
           continue;
         }
-        active.set(pending.tenantId, count + 1);
-        accepted.push(pending);
-      }
-      const rows = await createJobs(
-        tx,
-        accepted.map((pending) => ({
-          id: pending.id,
-          tenantId: pending.tenantId,
-          submittedBy: pending.submittedBy,
-          name: pending.spec.name,
-          spec: pending.spec as unknown as Prisma.InputJsonValue,
-          epochs: pending.spec.fit.epochs,
-        })),
-      );
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      await appendEvents(
-        tx,
-        rows.map((row) => ({
-          jobId: row.id,
-          seq: 1,
-          type: "status",
-          data: { status: "queued" },
-          createdAt: row.createdAt,
-        })),
-      );
-      for (const pending of accepted) {
-        const view = jobView(byId.get(pending.id)!, []);
+        const view = jobView(outcome.job, []);
         await pending.idempotency?.held.complete(tx, {
           requestHash: pending.idempotency.requestHash,
           statusCode: 201,

@@ -38,7 +38,6 @@ export {
 export {
   type CancelOutcome,
   createJob,
-  createJobs,
   finishJob,
   getJob,
   InvalidCursorError,
@@ -48,7 +47,10 @@ export {
   markRunning,
   type NewJob,
   type Progress,
+  type QueuedOutcome,
   requestCancel,
+  type SubmittedJob,
+  storeQueuedJobs,
   unfinishedJobs,
   updateProgress,
 } from "./jobs";

@@ -19,9 +19,87 @@ export function createJob(db: DbClient, job: NewJob): Promise<Job> {
   return db.job.create({ data: { ...job, id: job.id ?? randomUUID() } });
 }
 
-/** Stores jobs with one multi-row INSERT; returns the stored rows. */
-export function createJobs(db: DbClient, jobs: NewJob[]): Promise<Job[]> {
-  return db.job.createManyAndReturn({ data: jobs.map((job) => ({ ...job, id: job.id ?? randomUUID() })) });
+/** A job submitted for a tenant by one of its keys. */
+export interface SubmittedJob {
+  id: string;
+  tenantId: string;
+  submittedBy: string;
+  name: string;
+  spec: Prisma.InputJsonValue;
+  epochs: number;
+}
+
+/** A submitted job stored as queued, or refused because its tenant already had `active` jobs. */
+export type QueuedOutcome = { job: Job } | { active: number };
+
+/**
+ * Stores submitted jobs as queued, each with its first event (status queued), in one statement — one
+ * parse and one round trip for a batch of any size — except a job whose tenant already has `limit`
+ * queued or running jobs, counting the ones stored before it in the list. Run it in a transaction
+ * holding the tenants' quota locks, after them: its snapshot then sees every job committed before.
+ * Outcomes come in the order of `jobs`.
+ */
+export async function storeQueuedJobs(
+  db: DbClient,
+  jobs: SubmittedJob[],
+  limit: number,
+): Promise<QueuedOutcome[]> {
+  const rows = await db.$queryRaw<{ id: string; active: number; created_at: Date | null }[]>`
+    WITH input AS (
+      SELECT * FROM unnest(
+        ${jobs.map((job) => job.id)}::uuid[], ${jobs.map((job) => job.tenantId)}::uuid[],
+        ${jobs.map((job) => job.submittedBy)}::uuid[], ${jobs.map((job) => job.name)}::text[],
+        ${jobs.map((job) => JSON.stringify(job.spec))}::jsonb[], ${jobs.map((job) => job.epochs)}::int[]
+      ) WITH ORDINALITY AS t(id, tenant_id, submitted_by, name, spec, epochs, n)
+    ), active AS (
+      SELECT tenant_id, count(*)::int AS active FROM jobs
+      WHERE tenant_id IN (SELECT tenant_id FROM input) AND status IN ('queued', 'running')
+      GROUP BY tenant_id
+    ), ranked AS (
+      SELECT input.*, coalesce(active.active, 0) AS active,
+        row_number() OVER (PARTITION BY input.tenant_id ORDER BY input.n) AS place
+      FROM input LEFT JOIN active USING (tenant_id)
+    ), stored AS (
+      INSERT INTO jobs (id, tenant_id, submitted_by, name, spec, epochs)
+      SELECT id, tenant_id, submitted_by, name, spec, epochs FROM ranked WHERE active + place <= ${limit}
+      RETURNING id, created_at
+    ), events AS (
+      INSERT INTO job_events (job_id, seq, type, data, created_at)
+      SELECT id, 1, 'status', '{"status": "queued"}', created_at FROM stored
+    )
+    SELECT ranked.id::text AS id, ranked.active, stored.created_at
+    FROM ranked LEFT JOIN stored USING (id) ORDER BY ranked.n`;
+  return rows.map((row, i) =>
+    row.created_at === null
+      ? { active: Math.max(row.active, limit) }
+      : { job: queuedJob(jobs[i], row.created_at) },
+  );
+}
+
+/** The row a submitted job becomes: every column at its default. */
+function queuedJob(job: SubmittedJob, createdAt: Date): Job {
+  return {
+    ...job,
+    spec: job.spec as Prisma.JsonValue,
+    status: "queued",
+    stopReason: null,
+    epoch: null,
+    learningRate: null,
+    bestMonitor: null,
+    bestValue: null,
+    bestEpoch: null,
+    backend: null,
+    worker: null,
+    error: null,
+    stopDetails: null,
+    cancelRequestedAt: null,
+    createdAt,
+    startedAt: null,
+    finishedAt: null,
+    cancelledBy: null,
+    attempt: 0,
+    resumePoint: null,
+  };
 }
 
 /**
