@@ -2,6 +2,7 @@ import { cpus } from "node:os";
 import { cnn } from "./cnn";
 import { dispatch } from "./dispatch";
 import { ingest } from "./ingest";
+import { live } from "./live";
 import { metrics } from "./metrics";
 import { overhead } from "./overhead";
 import { printTable, type Row } from "./report";
@@ -15,6 +16,7 @@ const BENCHMARKS: Record<string, (stack: Stack) => Promise<Row[]>> = {
   submit,
   metrics,
   ingest,
+  live,
   cnn,
 };
 

@@ -20,6 +20,8 @@ export interface Stack {
   /** The run's isolated settings (database, Redis prefix, bucket), as the API and workers read them. */
   config: Config;
   baseUrl: string;
+  /** The API process, to read its memory from /proc. */
+  apiPid: number;
   /** A client of the API as a tenant of the run's own, with its key. */
   client: PlateauClient;
   /** Starts `apps/worker` as its own process on the run's services; resolves once it is ready. */
@@ -46,6 +48,8 @@ const API_ENV = {
   ADMIN_API_KEY: randomBytes(24).toString("base64url"),
   MAX_ACTIVE_JOBS_PER_TENANT: "1000000",
   RATE_LIMIT_PER_MINUTE: "1000000",
+  // live holds a thousand event streams open with one key.
+  MAX_STREAMS_PER_KEY: "100000",
 };
 
 /**
@@ -76,6 +80,7 @@ export async function startStack(): Promise<Stack> {
     return {
       config,
       baseUrl,
+      apiPid: api.child.pid ?? 0,
       client: new PlateauClient({ baseUrl, apiKey: key }),
       async startWorker(env = {}) {
         const worker = spawnService(`worker-${++workers}`, WORKER_MAIN, env, logs);

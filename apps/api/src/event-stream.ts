@@ -17,10 +17,24 @@ const PAGE = 500;
  */
 const MAX_QUEUED = 32;
 
-export interface SseMessage {
-  id?: string;
-  event: string;
-  data: unknown;
+/**
+ * Each live event's SSE frame, formatted by the first stream that sends it: the hub hands every stream
+ * of a job the same parsed event, so a thousand viewers cost one JSON.stringify per event, not a thousand.
+ */
+const frames = new WeakMap<JobEvent, string>();
+
+function frameOf(event: JobEvent): string {
+  let frame = frames.get(event);
+  if (frame === undefined) {
+    frame = `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+    frames.set(event, frame);
+  }
+  return frame;
+}
+
+function doneFrame(data: Record<string, unknown>): string {
+  const { status, stop_reason } = data as StatusData;
+  return `event: done\ndata: ${JSON.stringify({ status, stop_reason: stop_reason ?? null })}\n\n`;
 }
 
 export interface JobEventStreamOptions {
@@ -35,7 +49,8 @@ export interface JobEventStreamOptions {
    * The stream also reads Postgres this often, so even a job's last event arrives within this delay.
    */
   resyncMs: number;
-  send: (message: SseMessage) => Promise<void>;
+  /** Writes SSE frames (whole events, one or more) to the client, resolving when it can take more. */
+  write: (frames: string) => Promise<void>;
   /** Aborts when the client goes away or the server shuts down. */
   signal: AbortSignal;
   onError: (error: unknown) => void;
@@ -60,7 +75,7 @@ export async function terminalStatus(
  * the gap. Resolves when the stream is over.
  */
 export async function streamJobEvents(options: JobEventStreamOptions): Promise<void> {
-  const { db, jobId, send, signal } = options;
+  const { db, jobId, write, signal } = options;
   let last = options.after;
   let lastBatchTime = Number.NEGATIVE_INFINITY;
   let finished = false;
@@ -100,41 +115,56 @@ export async function streamJobEvents(options: JobEventStreamOptions): Promise<v
     });
   };
 
-  async function forward(event: JobEvent) {
+  /** Frames for the events in seq order (several go out as one write); set once the terminal status is in. */
+  let pending = "";
+  let over = false;
+
+  function take(event: JobEvent) {
     last = event.seq;
     if (event.type === "batch_end") {
       const time = Date.parse(event.time);
       if (time - lastBatchTime < SSE_BATCH_INTERVAL_MS) return;
       lastBatchTime = time;
     }
-    await send({ id: String(event.seq), event: event.type, data: event });
-    if (event.type === "status" && TERMINAL_STATUSES.has(String(event.data.status))) await finish(event.data);
+    pending += frameOf(event);
+    if (event.type === "status" && TERMINAL_STATUSES.has(String(event.data.status))) finish(event.data);
   }
 
-  async function finish(data: Record<string, unknown>) {
-    const { status, stop_reason } = data as StatusData;
-    await send({ event: "done", data: { status, stop_reason: stop_reason ?? null } });
-    stop();
+  function finish(data: Record<string, unknown>) {
+    pending += doneFrame(data);
+    over = true;
+  }
+
+  /** Sends what was taken; the stream is over once `done` is written. */
+  async function flush() {
+    const text = pending;
+    pending = "";
+    if (text) await write(text);
+    if (over) stop();
   }
 
   async function catchUp() {
     while (!finished) {
       const rows = await eventsAfter(db, jobId, last, { limit: PAGE });
       for (const row of rows) {
-        if (finished) return;
-        await forward(wireEvent(row));
+        if (over) break;
+        take(wireEvent(row));
       }
+      await flush();
       if (rows.length < PAGE) return;
     }
   }
 
   async function deliver(events: JobEvent[]) {
     for (const event of events) {
-      if (finished) return;
-      if (event.seq <= last) continue;
-      if (event.seq > last + 1) return catchUp();
-      await forward(event);
+      if (over || event.seq <= last) continue;
+      if (event.seq > last + 1) {
+        await flush();
+        return catchUp();
+      }
+      take(event);
     }
+    await flush();
   }
 
   /** A message holds one event (the API's) or a flush's worth (the worker's). */
@@ -146,7 +176,10 @@ export async function streamJobEvents(options: JobEventStreamOptions): Promise<v
   /** A client resuming after the terminal status (but before `done` reached it) still gets `done`. */
   async function finishIfOver() {
     const terminal = await terminalStatus(db, jobId);
-    if (terminal && terminal.seq <= last) await finish(terminal.data);
+    if (terminal && terminal.seq <= last) {
+      finish(terminal.data);
+      await flush();
+    }
   }
 
   signal.addEventListener("abort", stop, { once: true });

@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { JobEvent, MAX_SEQ, SeqAfter } from "@plateau/contract";
 import { jobEventsChannel } from "@plateau/queue";
@@ -105,7 +106,14 @@ export const eventRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db,
           after,
           resyncMs: config.SSE_RESYNC_MS,
           signal: controller.signal,
-          send: (message) => reply.sse.send(message),
+          // Straight to the socket: the stream formats its frames itself, once per event for every
+          // viewer, and writes a message's worth at a time.
+          write: async (frames) => {
+            reply.sse.sendHeaders();
+            if (reply.raw.write(frames)) return;
+            // The client reads slower than the job writes: wait until it has taken this, or is gone.
+            await once(reply.raw, "drain", { signal: controller.signal }).catch(() => {});
+          },
           onError: (error) => {
             request.log.warn({ err: error, jobId: id }, "event stream ended early");
             if (unavailableDependency(error) !== null) outage = true;
