@@ -13,6 +13,8 @@ export default defineConfig((options) => {
   return {
     entry: {
       api: "apps/api/src/main.ts",
+      // The thread the API builds models on (apps/api/src/model-check.ts finds it beside api.js).
+      "model-check-thread": "apps/api/src/model-check-thread.ts",
       worker: "apps/worker/src/main.ts",
       // The process a worker forks per job (apps/worker/src/trainer/process.ts finds it beside worker.js).
       trainer: "apps/worker/src/trainer/main.ts",

@@ -1,27 +1,19 @@
-import type { ModelSpec, SimulationInput, SimulationResult } from "@plateau/contract";
+import { Worker } from "node:worker_threads";
+import type { Issue, ModelSpec, SimulationInput, SimulationResult } from "@plateau/contract";
 import type { Tf } from "@plateau/training";
-import { countParamsWithoutBuilding } from "@plateau/training/checks";
+import { countParamsWithoutBuilding, SpecError } from "@plateau/training/checks";
 
 /**
  * The API's only door to tfjs (a test holds this): building a submitted model once to count its
- * parameters and catch shape errors, and replaying callbacks for /v1/callbacks/simulate. tfjs loads on
+ * parameters and catch shape errors — on a worker thread (model-check-thread.ts), for the models that
+ * cannot be counted from their configs — and replaying callbacks for /v1/callbacks/simulate. tfjs loads on
  * first use, on its plain-JS backend — the API never trains, so the fastest backend is not worth its
  * start-up — and stays loaded.
  */
 let loading: Promise<Tf> | undefined;
-let module: Promise<typeof import("@plateau/training")> | undefined;
-
-/** The package, imported once: each dynamic import() is a module resolution of its own. */
-function training() {
-  module ??= import("@plateau/training").catch((error: unknown) => {
-    module = undefined;
-    throw error;
-  });
-  return module;
-}
 
 function tfjs(): Promise<Tf> {
-  loading ??= training()
+  loading ??= import("@plateau/training")
     .then(({ selectBackend }) => selectBackend("cpu"))
     .then(
       (backend) => backend.tf,
@@ -35,13 +27,66 @@ function tfjs(): Promise<Tf> {
 
 /**
  * Parameters of the model a spec describes; throws SpecError when it cannot be built. Most `layers`
- * models are counted from their configs alone; only the others are built.
+ * models are counted from their configs alone; the others are built off the event loop.
  */
 export async function countModelParams(model: ModelSpec): Promise<number> {
-  const counted = countParamsWithoutBuilding(model);
-  if (counted !== null) return counted;
-  const tf = await tfjs();
-  return (await training()).countModelParams(tf, model);
+  return countParamsWithoutBuilding(model) ?? builder().count(model);
+}
+
+// From source (tsx, vitest) the thread runs model-check-thread.ts through tsx; in the production build
+// it is dist/model-check-thread.js beside the bundle this code is in (tsup.config.ts).
+const FROM_SOURCE = import.meta.url.endsWith(".ts");
+const THREAD = new URL(FROM_SOURCE ? "./model-check-thread.ts" : "./model-check-thread.js", import.meta.url);
+
+interface Answer {
+  id: number;
+  count?: number;
+  message?: string;
+  issues?: Issue[];
+}
+
+let thread: ReturnType<typeof startThread> | undefined;
+
+function builder() {
+  thread ??= startThread();
+  return thread;
+}
+
+/** The build thread, started on first use; one that dies fails what it was asked, and the next call starts another. */
+function startThread() {
+  const worker = FROM_SOURCE
+    ? new Worker(
+        `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(THREAD.href)}); })`,
+        { eval: true },
+      )
+    : new Worker(THREAD);
+  // Shutdown does not wait for it: an idle thread must not keep the process alive.
+  worker.unref();
+  const asked = new Map<number, { resolve(count: number): void; reject(error: Error): void }>();
+  let next = 0;
+  const fail = (error: Error) => {
+    if (thread?.worker === worker) thread = undefined;
+    for (const { reject } of asked.values()) reject(error);
+    asked.clear();
+  };
+  worker.on("message", ({ id, count, message, issues }: Answer) => {
+    const waiting = asked.get(id);
+    asked.delete(id);
+    if (count !== undefined) waiting?.resolve(count);
+    else waiting?.reject(issues ? new SpecError(issues) : new Error(message));
+  });
+  worker.on("error", fail);
+  worker.on("exit", (code) => fail(new Error(`the model-check thread exited with code ${code}`)));
+  return {
+    worker,
+    count(model: ModelSpec): Promise<number> {
+      const id = next++;
+      return new Promise<number>((resolve, reject) => {
+        asked.set(id, { resolve, reject });
+        worker.postMessage({ id, model });
+      });
+    },
+  };
 }
 
 /**

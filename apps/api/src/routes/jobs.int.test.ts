@@ -216,6 +216,35 @@ describe("POST /v1/jobs", () => {
     await expectNothingStored(name);
   });
 
+  it("builds a model it cannot count from configs (a convolution) to count it and check its shapes", async () => {
+    const name = `built-${randomUUID().slice(0, 8)}`;
+    const convolution = (class_name: string, filters: number) => ({
+      ...validSpec(name),
+      model: {
+        layers: [
+          { class_name: "Reshape", config: { target_shape: [4, 1], input_shape: [4] } },
+          { class_name, config: { filters, kernel_size: 2, activation: "relu" } },
+          { class_name: "Flatten" },
+          { class_name: "Dense", config: { units: 3, activation: "softmax" } },
+        ],
+      },
+    });
+    const tooBig = await post(convolution("Conv1D", 400));
+    expect(tooBig.statusCode).toBe(400);
+    // Conv1D 2×1×400 + 400, then Dense (3 × 400) × 3 + 3.
+    expect(tooBig.json().details).toEqual([
+      { path: "/model", message: expect.stringMatching(/^has 4803 parameters/) },
+    ]);
+    // Conv2D wants rows, columns and channels per sample; the reshaped samples have two axes.
+    const misshapen = await post(convolution("Conv2D", 2));
+    expect(misshapen.statusCode).toBe(400);
+    expect(misshapen.json().details).toEqual([
+      { path: "/model", message: expect.stringMatching(/^the model cannot be built: .*ndim/) },
+    ]);
+    await expectNothingStored(name);
+    expect((await post(convolution("Conv1D", 2))).statusCode).toBe(201);
+  });
+
   it("reports every problem of a spec in one answer", async () => {
     const spec = validSpec("many-problems") as Record<string, unknown>;
     spec.fit = { epochs: 0, batch_size: "16" };
