@@ -4,10 +4,11 @@ export interface Row {
   measure: string;
   plateau: string;
   baseline: string;
-  /** Plateau over baseline (for rates: baseline over Plateau), so that above 1 always means slower. */
+  /** Plateau over baseline: for times above 1 means slower, for rates (`atLeast`) below 1 does. */
   ratio: number;
-  /** The goal for `ratio`, when the issue sets one. */
+  /** The goal for `ratio`, when the issue sets one: at most this, or with `atLeast` at least this. */
   target?: number;
+  atLeast?: boolean;
 }
 
 export function percentile(values: number[], p: number): number {
@@ -39,9 +40,7 @@ export function printTable(rows: Row[]): void {
     row.plateau,
     row.baseline,
     `${row.ratio.toFixed(2)}×`,
-    row.target === undefined
-      ? ""
-      : `≤${row.target.toFixed(2)}× ${row.ratio <= row.target ? "met" : "missed"}`,
+    row.target === undefined ? "" : targetCell(row.ratio, row.target, row.atLeast === true),
   ]);
   const widths = header.map((title, i) => Math.max(title.length, ...cells.map((line) => line[i].length)));
   const format = (line: string[]) =>
@@ -52,4 +51,9 @@ export function printTable(rows: Row[]): void {
   console.log(format(header));
   console.log(widths.map((width) => "─".repeat(width)).join("  "));
   for (const line of cells) console.log(format(line));
+}
+
+function targetCell(ratio: number, target: number, atLeast: boolean): string {
+  const met = atLeast ? ratio >= target : ratio <= target;
+  return `${atLeast ? "≥" : "≤"}${target.toFixed(2)}× ${met ? "met" : "missed"}`;
 }
