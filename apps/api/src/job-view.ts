@@ -46,5 +46,6 @@ function attemptView(row: AttemptRow): JobAttempt {
     ending: row.ending as JobAttempt["ending"],
     detail: row.detail,
     resumed_from_epoch: row.resumedFromEpoch,
+    resumed_from_batch: row.resumedFromBatch,
   };
 }

@@ -95,7 +95,7 @@ export function eventLine(event: TypedJobEvent, epochs: number): string | null {
     case "status":
       return statusLine(event.data);
     case "resumed":
-      return `resumed by attempt ${event.data.attempt} from epoch ${shown(event.data.from_epoch)} (attempt ${event.data.previous.attempt} ended: ${event.data.previous.ending ?? "unknown"}); later epochs follow again`;
+      return `resumed by attempt ${event.data.attempt} from epoch ${shown(event.data.from_epoch)}${event.data.from_batch ? `, batch ${event.data.from_batch}` : ""} (attempt ${event.data.previous.attempt} ended: ${event.data.previous.ending ?? "unknown"}); later epochs follow again`;
     // A save is told by ModelCheckpoint's decision, when it is taken; the stored-artifact event follows
     // once the upload is done, possibly epochs later. Batch rows only move the bar.
     case "checkpoint":

@@ -53,18 +53,18 @@ export class JobSeries {
     }
     if (this.seen.has(event.seq)) return false;
     this.seen.add(event.seq);
-    if ((event.type as string) === "resumed") this.rollBack(event.seq, resumedOf(event).from_epoch ?? 0);
+    if ((event.type as string) === "resumed") this.rollBack(event.seq, resumedOf(event));
     this.events.push(event);
     return markerOf(event) !== null;
   }
 
   /**
-   * A resumed attempt continues from a snapshot at `fromEpoch`: what earlier attempts recorded from that
-   * epoch on is no longer the job's history (libs/contract's ResumedData), so it leaves the charts.
+   * A resumed attempt continues from a snapshot in epoch `from_epoch`: what earlier attempts recorded after
+   * it is no longer the job's history (libs/contract's ResumedData), so it leaves the charts.
    */
-  private rollBack(beforeSeq: number, fromEpoch: number): void {
+  private rollBack(beforeSeq: number, { from_epoch: fromEpoch = 0, after_seq: afterSeq = 0 }: Resumed): void {
     const kept = (at: { seq: number; epoch: number | null }) =>
-      at.seq > beforeSeq || (at.epoch ?? 0) < fromEpoch;
+      at.seq > beforeSeq || (at.epoch ?? 0) < fromEpoch || (at.epoch === fromEpoch && at.seq <= afterSeq);
     this.rows.epoch = this.rows.epoch.filter(kept);
     this.rows.batch = this.rows.batch.filter(kept);
     this.events.splice(0, this.events.length, ...this.events.filter(kept));
@@ -145,9 +145,10 @@ export function markerOf(event: TypedJobEvent): Omit<Marker, "x"> | null {
   const at = `epoch ${(event.epoch ?? 0) + 1}${event.batch !== null ? `, batch ${event.batch}` : ""}`;
   const type = event.type as string;
   if (type === "resumed") {
-    const { attempt, from_epoch: from, previous } = resumedOf(event);
+    const { attempt, from_epoch: from, from_batch: batch, previous } = resumedOf(event);
     const ending = previous?.ending ? ` (attempt ${previous.attempt} ended: ${previous.ending})` : "";
-    return { kind: "resumed", message: `Attempt ${attempt} resumed from epoch ${(from ?? 0) + 1}${ending}` };
+    const where = `epoch ${(from ?? 0) + 1}${batch ? `, batch ${batch}` : ""}`;
+    return { kind: "resumed", message: `Attempt ${attempt} resumed from ${where}${ending}` };
   }
   if (event.type === "checkpoint") {
     const { name, monitor, value, is_best: best } = event.data;
@@ -182,10 +183,14 @@ function detailsText(details: Record<string, unknown>): string {
 }
 
 /** A `resumed` event's data (libs/contract's ResumedData), read defensively. */
-function resumedOf(event: TypedJobEvent): {
+interface Resumed {
   attempt?: number;
   from_epoch?: number;
+  from_batch?: number;
+  after_seq?: number;
   previous?: { attempt: number; ending: string | null };
-} {
+}
+
+function resumedOf(event: TypedJobEvent): Resumed {
   return event.data as never;
 }

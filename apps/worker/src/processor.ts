@@ -165,32 +165,35 @@ async function processJob(
   const resume = await resumeFrom(context, started, log);
   if (resume) context.telemetry?.resumed();
   if (attempt > 1) {
-    const epoch = resume?.point.epoch ?? 0;
-    const rolledBack = await rollBackTo(db, jobId, {
-      attempt,
-      epoch,
-      resumedFromEpoch: resume ? epoch : null,
-    });
+    const point = resume?.point ?? null;
+    const epoch = point?.epoch ?? 0;
+    const batch = point?.batch ?? 0;
+    const rolledBack = await rollBackTo(db, jobId, attempt, point);
     const previous = (await listAttempts(db, jobId)).find((a) => a.attempt === attempt - 1);
     events.append(
       "resumed",
       {
         attempt,
         from_epoch: epoch,
+        from_batch: batch,
+        after_seq: point?.seq ?? 0,
         previous: { attempt: attempt - 1, ending: previous?.ending ?? null },
         rolled_back: rolledBack.events,
       },
       { epoch },
     );
     log.warn(
-      { fromEpoch: epoch, previous: previous?.ending, rolledBack },
+      { fromEpoch: epoch, fromBatch: batch, previous: previous?.ending, rolledBack },
       resume
         ? "resuming the job from its newest snapshot"
         : "an earlier attempt left no snapshot; training from the start",
     );
   }
   events.append("status", { status: "running", backend, worker: workerName });
-  log.info({ backend, resumeFromEpoch: resume?.point.epoch ?? null }, "job started");
+  log.info(
+    { backend, resumeFromEpoch: resume?.point.epoch ?? null, resumeFromBatch: resume?.point.batch ?? null },
+    "job started",
+  );
 
   const ending = await supervise(context, {
     job: started,
@@ -403,7 +406,11 @@ function supervise(
           break;
         }
         case "snapshot":
-          snapshots.offer(message.epoch, message.bytes);
+          // Every event the trainer sent before it is in the log: a resume rolls back only what came after.
+          snapshots.offer(
+            { epoch: message.epoch, batch: message.batch, seq: events.nextSeq - 1 },
+            message.bytes,
+          );
           break;
         case "save":
           void answer(message.id, sink.save(message.artifact, message.artifacts, message.topology));
@@ -464,6 +471,8 @@ function supervise(
   });
 }
 
+type SnapshotPosition = Required<Pick<ResumePoint, "epoch" | "batch" | "seq">>;
+
 /**
  * Stores resume snapshots: uploaded under a key of their own, then the job row is pointed at it — so a
  * reader finds either the previous complete snapshot or this complete one, never a half-written object —
@@ -472,7 +481,7 @@ function supervise(
  * so a resumed run never lacks a checkpoint its callbacks' state remembers.
  */
 class SnapshotWriter {
-  private next: { epoch: number; bytes: Uint8Array } | null = null;
+  private next: { at: SnapshotPosition; bytes: Uint8Array } | null = null;
   private writing: Promise<void> | null = null;
   private previousKey: string | null;
 
@@ -485,8 +494,8 @@ class SnapshotWriter {
     this.previousKey = (job.resumePoint as ResumePoint | null)?.key ?? null;
   }
 
-  offer(epoch: number, bytes: Uint8Array): void {
-    this.next = { epoch, bytes };
+  offer(at: SnapshotPosition, bytes: Uint8Array): void {
+    this.next = { at, bytes };
     this.writing ??= this.write();
   }
 
@@ -494,14 +503,14 @@ class SnapshotWriter {
     const { storage, db } = this.context;
     for (let next = this.next; next !== null; next = this.next) {
       this.next = null;
-      const key = `${resumePrefix(this.job.id)}attempt-${this.job.attempt}-epoch-${next.epoch}.snapshot`;
-      const { bytes } = next;
+      const { at, bytes } = next;
+      const key = `${resumePrefix(this.job.id)}attempt-${this.job.attempt}-epoch-${at.epoch}-batch-${at.batch}.snapshot`;
       try {
         await this.sink.drain();
         await this.sink.retry(() =>
           putObject(storage, key, bytes, { contentType: "application/octet-stream" }),
         );
-        const point: ResumePoint = { key, epoch: next.epoch, attempt: this.job.attempt };
+        const point: ResumePoint = { key, ...at, attempt: this.job.attempt };
         if (!(await this.sink.retry(() => setResumePoint(db, this.job.id, point)))) break;
         if (this.previousKey && this.previousKey !== key) {
           await deleteKeys(storage, [this.previousKey]).catch(() => {});
@@ -509,7 +518,7 @@ class SnapshotWriter {
         this.previousKey = key;
       } catch (error) {
         // The previous snapshot stays the newest: a resume repeats a little more.
-        this.log.warn({ err: error, epoch: next.epoch }, "could not store a resume snapshot");
+        this.log.warn({ err: error, ...at }, "could not store a resume snapshot");
       }
     }
     this.writing = null;

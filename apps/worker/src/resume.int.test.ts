@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { loadConfig } from "@plateau/config";
 import {
   appendEvents,
@@ -26,7 +27,12 @@ import { startWorkerProcess, type WorkerProcess } from "./test-worker-process";
 const base = loadConfig();
 const config = { ...base, REDIS_PREFIX: `${base.REDIS_PREFIX}-resume` };
 // Every batch's metrics kept, so the two runs' histories compare whole.
-const env = { REDIS_PREFIX: config.REDIS_PREFIX, EVENT_FLUSH_MS: "50", MAX_EVENTS_PER_SECOND: "1000000" };
+const env = {
+  REDIS_PREFIX: config.REDIS_PREFIX,
+  EVENT_FLUSH_MS: "50",
+  MAX_EVENTS_PER_SECOND: "1000000",
+  BATCH_METRICS_EVERY: "1",
+};
 const db = createDb(config.DATABASE_URL);
 const queue = createTrainingQueue(config);
 const tenant = await createTestTenant(db, "resume");
@@ -63,7 +69,9 @@ const job = {
     metrics: ["accuracy"],
   },
   data: { source: "builtin", name: "spirals", samples: 1200, seed: 3, noise: 0.5 },
+  // 960 training rows: 60 batches an epoch, a resume snapshot after every 10th.
   fit: { epochs: 40, batch_size: 16, validation_split: 0.2, shuffle: true },
+  resume: { every_n_batches: 10 },
   callbacks: [
     { type: "LearningRateScheduler", schedule: "epoch < 4 ? lr : lr * 0.97" },
     { type: "ReduceLROnPlateau", monitor: "val_loss", factor: 0.5, patience: 1 },
@@ -122,13 +130,36 @@ async function decisions(jobId: string, row: Job) {
   };
 }
 
-/** The worker process training `jobId`, once it has trained `epochs` epochs of it. */
-async function trainingWorker(jobId: string, epochs: number): Promise<WorkerProcess> {
-  const row = await until("epochs of the job", async () =>
-    (await epochEnds(jobId)).length >= epochs ? getJob(db, jobId) : null,
-  );
+/** The worker process training `jobId` now. */
+async function trainingWorker(jobId: string): Promise<WorkerProcess> {
+  const row = await getJob(db, jobId);
   const pid = Number(row!.worker!.split(":").at(-1));
   return workers.find((worker) => worker.child.pid === pid)!;
+}
+
+type Point = { epoch: number; batch?: number };
+const resumePoint = async (jobId: string) => (await getJob(db, jobId))?.resumePoint as Point | null;
+
+/** Each epoch's batch metrics in its history: every batch of it once, in order, whichever attempt trained it. */
+async function expectContiguousBatches(jobId: string): Promise<void> {
+  const batches = (await history(jobId)).filter((e) => e.type === "batch_end");
+  for (const epoch of new Set(batches.map((e) => e.epoch))) {
+    const indices = batches.filter((e) => e.epoch === epoch).map((e) => e.batch);
+    expect(indices).toEqual(indices.map((_, i) => i));
+  }
+}
+
+/** Where a resumed attempt continued: [epoch, batch]. */
+function resumedAt(resumed: JobEvent | undefined): [number, number] | undefined {
+  const data = resumed?.data as { from_epoch: number; from_batch: number } | undefined;
+  return data && [data.from_epoch, data.from_batch];
+}
+
+/** A worker's trainer processes (the one training and a warm one), from /proc. */
+function trainersOf(worker: WorkerProcess): number[] {
+  const pid = worker.child.pid!;
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+  return children ? children.split(/\s+/).map(Number) : [];
 }
 
 describe("a job outlives its worker", () => {
@@ -144,16 +175,28 @@ describe("a job outlives its worker", () => {
 
   it("is resumed by another worker after its worker is killed (SIGKILL) mid-epoch, with the same decisions", async () => {
     const jobId = await submit();
-    const victim = await trainingWorker(jobId, 4);
+    // Frozen inside epoch 4 once it stored a snapshot there; the newest snapshot is then known.
+    await until("a snapshot inside epoch 4", async () => {
+      const point = await resumePoint(jobId);
+      return point?.epoch === 4 && (point.batch ?? 0) > 0;
+    });
+    const victim = await trainingWorker(jobId);
+    const trainers = trainersOf(victim);
+    for (const pid of trainers) process.kill(pid, "SIGSTOP");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const newest = await resumePoint(jobId);
     const killedAt = Date.now();
     victim.child.kill("SIGKILL");
+    for (const pid of trainers) process.kill(pid, "SIGKILL");
     const resumed = await until("the resumed attempt's first epoch", async () => {
       const events = await history(jobId);
       const mark = events.find((e) => e.type === "resumed");
       return mark && events.some((e) => e.type === "epoch_end" && e.seq > mark.seq) ? mark : null;
     });
     const secondsToResume = (Date.now() - killedAt) / 1000;
-    console.log(`kill -9 → the next worker trains the job again: ${secondsToResume.toFixed(1)} s`);
+    console.log(
+      `kill -9 → the next worker trains the job again: ${secondsToResume.toFixed(1)} s, from epoch ${newest?.epoch} batch ${newest?.batch}`,
+    );
 
     const row = await ended(jobId);
     expect(row.status).toBe("succeeded");
@@ -161,14 +204,17 @@ describe("a job outlives its worker", () => {
     // One contiguous history: every epoch once, although the dead attempt trained some twice.
     const epochs = (await epochEnds(jobId)).map((e) => e.epoch);
     expect(epochs).toEqual(epochs.map((_, i) => i));
+    await expectContiguousBatches(jobId);
     expect(resumed.data).toMatchObject({ attempt: 2, previous: { attempt: 1, ending: "worker_lost" } });
-    expect((resumed.data as { from_epoch: number }).from_epoch).toBeGreaterThanOrEqual(3);
+    // At the batch of its newest snapshot.
+    expect(newest?.epoch).toBe(4);
+    expect(resumedAt(resumed)).toEqual([4, newest?.batch]);
     const attempts = await listAttempts(db, jobId);
     expect(attempts.map((a) => [a.attempt, a.ending])).toEqual([
       [1, "worker_lost"],
       [2, "completed"],
     ]);
-    expect(attempts[1].resumedFromEpoch).toBe((resumed.data as { from_epoch: number }).from_epoch);
+    expect([attempts[1].resumedFromEpoch, attempts[1].resumedFromBatch]).toEqual(resumedAt(resumed));
     // The queue noticed the dead worker by its lapsed lock.
     expect((await queue.getJob(jobId))?.stalledCounter).toBe(1);
     workers.splice(workers.indexOf(victim), 1, startWorkerProcess(env));
@@ -177,7 +223,10 @@ describe("a job outlives its worker", () => {
   it("is handed back on SIGTERM and finished by another worker at once, with the same decisions", async () => {
     await Promise.all(workers.map((worker) => worker.waitFor("worker ready", 120_000)));
     const jobId = await submit();
-    const stopping = await trainingWorker(jobId, 4);
+    await until("batch 25 of epoch 4", async () =>
+      (await history(jobId)).some((e) => e.type === "batch_end" && e.epoch === 4 && (e.batch ?? 0) >= 25),
+    );
+    const stopping = await trainingWorker(jobId);
     const stoppedAt = Date.now();
     stopping.child.kill("SIGTERM");
     expect(await stopping.exited).toBe(0);
@@ -186,6 +235,12 @@ describe("a job outlives its worker", () => {
     expect(await decisions(jobId, row)).toEqual(reference);
     const attempts = await listAttempts(db, jobId);
     expect(attempts.map((a) => a.ending)).toEqual(["shutdown", "completed"]);
+    // From the batch where it stopped (or, stopped at an epoch's last batch, that epoch's newest snapshot).
+    const [epoch, batch] = resumedAt((await history(jobId)).find((e) => e.type === "resumed")) ?? [];
+    expect(epoch).toBeGreaterThanOrEqual(4);
+    expect(batch).toBeGreaterThan(0);
+    expect([attempts[1].resumedFromEpoch, attempts[1].resumedFromBatch]).toEqual([epoch, batch]);
+    await expectContiguousBatches(jobId);
     // Moved back to waiting by its worker, not recovered by the queue after its lock expired.
     expect((await queue.getJob(jobId))?.stalledCounter).toBe(0);
     const handedOver = attempts[1].startedAt.getTime() - stoppedAt;

@@ -94,6 +94,19 @@ export const ResumedData = Type.Object({
     description:
       "Epochs the snapshot had finished: training continues at this epoch; a reader drops what it holds from this epoch on.",
   }),
+  from_batch: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: "Batches of from_epoch the snapshot had trained: training continues at this batch.",
+    }),
+  ),
+  after_seq: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description:
+        "Events of earlier attempts at from_epoch with a seq above this, and all at later epochs, are rolled back; those of from_epoch up to it (e.g. its epoch-begin decisions) stay.",
+    }),
+  ),
   previous: Type.Object({
     attempt: Type.Integer(),
     ending: Nullable(Type.String({ description: "How it ended: worker_lost, shutdown, trainer_crashed, …" })),

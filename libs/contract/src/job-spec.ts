@@ -8,6 +8,32 @@ import { ModelSpecSchema } from "./model";
 /** Seeds are 32-bit, as numpy's. */
 export const MAX_SEED = 2 ** 32 - 1;
 
+/** Default seconds between resume snapshots inside an epoch (Keras's BackupAndRestore saves per epoch only). */
+export const RESUME_EVERY_SECONDS = 600;
+
+export const ResumeSpecSchema = Type.Object(
+  {
+    every_n_batches: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000_000 }), Type.Null()], {
+        default: null,
+        description:
+          "Also snapshot after every this many batches (Keras's BackupAndRestore save_freq as an integer); null: not by count.",
+      }),
+    ),
+    every_seconds: Type.Optional(
+      Type.Union([Type.Number({ minimum: 1, maximum: 86_400 }), Type.Null()], {
+        default: RESUME_EVERY_SECONDS,
+        description: `Also snapshot at the first batch end after this many seconds since the last snapshot; null: not by time. Default ${RESUME_EVERY_SECONDS}.`,
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      "Resume snapshots inside an epoch. One is always written at every epoch end and when a worker shuts down; a job a worker loses continues from the newest, at that batch, making the decisions an uninterrupted run would. Each costs a read of the weights and optimizer slots and an upload.",
+  },
+);
+
 /** The POST /v1/jobs body: a Keras `model.fit` call transcribed to JSON, field names as in Keras. */
 export const JobSpecSchema = Type.Object(
   {
@@ -29,6 +55,7 @@ export const JobSpecSchema = Type.Object(
           "Keras's keras.utils.set_random_seed: weight initialization, shuffling and dropout draw from it, so the same job on the same backend trains the same way twice. Chosen at submission when left out (the effective spec shows it).",
       }),
     ),
+    resume: Type.Optional(ResumeSpecSchema),
     callbacks: Type.Optional(
       Type.Array(CallbackSpecSchema, {
         maxItems: 32,
@@ -41,3 +68,4 @@ export const JobSpecSchema = Type.Object(
 );
 
 export type JobSpec = Static<typeof JobSpecSchema>;
+export type ResumeSpec = Static<typeof ResumeSpecSchema>;

@@ -75,6 +75,12 @@ export const JobAttemptSchema = Type.Object({
   resumed_from_epoch: Nullable(
     Type.Integer({ description: "Epochs finished by the snapshot it resumed from; null: from scratch." }),
   ),
+  resumed_from_batch: Nullable(
+    Type.Integer({
+      description:
+        "Batches of that epoch the snapshot had trained (0: at the epoch's start); null: from scratch.",
+    }),
+  ),
 });
 export type JobAttempt = Static<typeof JobAttemptSchema>;
 

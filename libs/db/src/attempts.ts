@@ -14,10 +14,14 @@ export type AttemptEnding =
 export interface ResumePoint {
   /** The snapshot's S3 key. */
   key: string;
-  /** Epochs it has finished: training continues at this epoch index. */
+  /** Epochs it has finished: training continues at this epoch index… */
   epoch: number;
+  /** …after this many of its batches (absent: 0, the epoch's start). */
+  batch?: number;
   /** The attempt that wrote it. */
   attempt: number;
+  /** The last event that attempt had written when it took the snapshot (absent: none of `epoch`'s). */
+  seq?: number;
 }
 
 /** Every attempt of the job, first first. */
@@ -49,36 +53,44 @@ export async function setResumePoint(db: DbClient, jobId: string, point: ResumeP
 }
 
 /**
- * A resumed attempt continues from a snapshot that finished `epoch` epochs: what earlier attempts recorded
- * from that epoch on is rolled back, as if it never happened. Their events stay stored, marked superseded
- * by this attempt (readers skip them), their checkpoint rows go (the resumed run saves them again), and the
- * job's best is again the best checkpoint left.
+ * A resumed attempt continues from a snapshot taken inside or at the start of epoch `point.epoch`: what
+ * earlier attempts recorded after it is rolled back, as if it never happened — their events of later
+ * epochs and those of that epoch written after the snapshot (`point.seq`). Those events stay stored,
+ * marked superseded by this attempt (readers skip them), their checkpoint rows go (the resumed run saves
+ * them again), and the job's best is again the best checkpoint left. No point: everything from epoch 0.
  */
 export async function rollBackTo(
   db: Db,
   jobId: string,
-  by: { attempt: number; epoch: number; resumedFromEpoch: number | null },
+  attempt: number,
+  point: Pick<ResumePoint, "epoch" | "batch" | "seq"> | null,
 ): Promise<{ events: number; checkpoints: number }> {
+  const epoch = point?.epoch ?? 0;
   return db.$transaction(async (tx) => {
     const events = await tx.jobEvent.updateMany({
-      where: { jobId, supersededBy: null, epoch: { gte: by.epoch }, attempt: { lt: by.attempt } },
-      data: { supersededBy: by.attempt },
+      where: {
+        jobId,
+        supersededBy: null,
+        attempt: { lt: attempt },
+        OR: [{ epoch: { gt: epoch } }, { epoch, seq: { gt: point?.seq ?? 0 } }],
+      },
+      data: { supersededBy: attempt },
     });
-    const checkpoints = await tx.checkpoint.deleteMany({ where: { jobId, epoch: { gte: by.epoch } } });
+    const checkpoints = await tx.checkpoint.deleteMany({ where: { jobId, epoch: { gte: epoch } } });
     const best =
       (await tx.checkpoint.findFirst({ where: { jobId, isBest: true } })) ?? (await markLastBest(tx, jobId));
     await tx.job.update({
       where: { id: jobId },
       data: {
-        epoch: by.epoch > 0 ? by.epoch - 1 : null,
+        epoch: epoch > 0 ? epoch - 1 : null,
         bestMonitor: best?.monitor ?? null,
         bestValue: best?.value ?? null,
         bestEpoch: best?.epoch ?? null,
       },
     });
     await tx.jobAttempt.updateMany({
-      where: { jobId, attempt: by.attempt },
-      data: { resumedFromEpoch: by.resumedFromEpoch },
+      where: { jobId, attempt },
+      data: { resumedFromEpoch: point ? epoch : null, resumedFromBatch: point ? (point.batch ?? 0) : null },
     });
     return { events: events.count, checkpoints: checkpoints.count };
   });

@@ -15,6 +15,8 @@ import {
   JobSpecSchema,
   MAX_SEED,
   type ModelSpec,
+  type ResumeSpec,
+  ResumeSpecSchema,
   withCallbackDefaults,
 } from "@plateau/contract";
 import {
@@ -228,6 +230,7 @@ function effectiveSpec(spec: JobSpec): JobSpec {
     // Every attempt of the job draws from the same seed, so a chosen one is part of the job from the start.
     seed: spec.seed ?? randomInt(MAX_SEED + 1),
     fit: Value.Default(FitSpecSchema, structuredClone(spec.fit)) as JobSpec["fit"],
+    resume: Value.Default(ResumeSpecSchema, structuredClone(spec.resume ?? {})) as ResumeSpec,
     callbacks,
   };
 }

@@ -7,6 +7,7 @@ import { compileModel } from "./compile";
 import { loadData } from "./data";
 import { fitArgs } from "./fit";
 import { buildModel } from "./model";
+import { type RandomState, SeededRandom } from "./random";
 import { type Logs, snapshot, type TrainHooks, type TrainingState, train } from "./run";
 
 let tf: Tf;
@@ -49,7 +50,7 @@ function seededWeights(model: LayersModel): Tensor[] {
   );
 }
 
-async function irisJob() {
+async function irisJob(specs = callbackSpecs) {
   const model = await buildModel(tf, irisModel);
   compileModel(tf, model, {
     optimizer: { name: "adam", learning_rate: 0.05 },
@@ -59,7 +60,7 @@ async function irisJob() {
   model.setWeights(seededWeights(model));
   const events: CallbackEvent[] = [];
   const sink = new MemorySink();
-  const callbacks = callbacksFromSpecs(callbackSpecs, {
+  const callbacks = callbacksFromSpecs(specs, {
     onEvent: (e) => events.push(e),
     sink,
     warn: () => {},
@@ -140,6 +141,93 @@ describe("train", () => {
     // The CSV log continues where the first process left it, as one file.
     const csv = `${first.sink.files.get("log.csv")!.split("\r\n").slice(0, 8).join("\r\n")}\r\n${second.sink.files.get("log.csv")}`;
     expect(csv.split("\r\n").length).toBe(whole.sink.files.get("log.csv")!.split("\r\n").length);
+  });
+
+  it("continues from a snapshot inside an epoch: the same batches, epoch logs, decisions and weights", async () => {
+    // Shuffled with a seeded generator and a scheduler stepping at every epoch begin: a resumed epoch that
+    // drew its order again, or began twice, would show in the logs.
+    const shuffled: FitSpec = { epochs: 8, batch_size: 16, validation_split: 0.2, shuffle: true };
+    const specs: CallbackSpec[] = [
+      { type: "LearningRateScheduler", schedule: "lr * 0.9" },
+      ...callbackSpecs.filter((spec) => spec.type !== "CSVLogger"),
+    ];
+    const unseeded = Math.random;
+    const seeded = (state?: RandomState) => {
+      const random = new SeededRandom(7, state);
+      random.install();
+      return random;
+    };
+    try {
+      const runLogs = () => ({ epochs: new Map<number, Logs>(), batches: [] as [number, number][] });
+      const collect = (into: ReturnType<typeof runLogs>): TrainHooks => ({
+        epochMetrics: (epoch, logs) => void into.epochs.set(epoch, logs),
+        batchMetrics: (epoch, batch) => void into.batches.push([epoch, batch]),
+      });
+      const whole = await irisJob(specs);
+      const wholeLogs = runLogs();
+      const wholeOutcome = await train({
+        tf,
+        ...whole,
+        args: fitArgs(shuffled),
+        random: seeded(),
+        hooks: collect(wholeLogs),
+      });
+
+      // The first process stops after batch 4 of epoch 3 (120 training rows: 8 batches an epoch).
+      const first = await irisJob(specs);
+      const stop = new AbortController();
+      let state: TrainingState | undefined;
+      let randomState: RandomState | undefined;
+      let eventsAtSnapshot = 0;
+      const firstRandom = seeded();
+      await train({
+        tf,
+        ...first,
+        args: fitArgs(shuffled),
+        random: firstRandom,
+        signal: stop.signal,
+        hooks: {
+          batchEnd: async (epoch, batch) => {
+            if (epoch !== 3 || batch !== 4) return;
+            state = await snapshot(first.model, first.callbacks, epoch, batch + 1);
+            randomState = firstRandom.state();
+            eventsAtSnapshot = first.events.length;
+            stop.abort();
+          },
+        },
+      });
+      expect(state).toMatchObject({ epoch: 3, batch: 5, totals: { seen: 80 } });
+
+      const second = await irisJob(specs);
+      const secondLogs = runLogs();
+      const secondOutcome = await train({
+        tf,
+        ...second,
+        args: fitArgs(shuffled),
+        random: seeded(randomState),
+        initialState: structuredClone(state),
+        hooks: collect(secondLogs),
+      });
+
+      // The rest of epoch 3 is batches 5…7, then whole epochs.
+      expect(secondLogs.batches.slice(0, 4)).toEqual([
+        [3, 5],
+        [3, 6],
+        [3, 7],
+        [4, 0],
+      ]);
+      // Bit for bit: the same batches in the same order, and the epoch's means from the same float32 sums.
+      expect([...secondLogs.epochs]).toEqual([...wholeLogs.epochs].filter(([epoch]) => epoch >= 3));
+      const decisions = (events: CallbackEvent[]) =>
+        events.map((e) => [e.callback, e.action, e.epoch, e.details.to ?? e.details.monitor_value]);
+      const resumed = [...first.events.slice(0, eventsAtSnapshot), ...second.events];
+      expect(decisions(resumed)).toEqual(decisions(whole.events));
+      expect(whole.events.some((e) => e.action === "reduce_lr" && e.epoch > 3)).toBe(true);
+      expect({ ...secondOutcome, history: null }).toEqual({ ...wholeOutcome, history: null });
+      expect(weightValues(second.model)).toEqual(weightValues(whole.model));
+    } finally {
+      Math.random = unseeded;
+    }
   });
 
   it("hands out every epoch's metrics and every Nth batch's, each with the learning rate in effect", async () => {

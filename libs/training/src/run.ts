@@ -15,6 +15,7 @@ import {
   type LayersModel,
   type ModelFitArgs,
   type NamedTensorMap,
+  type Scalar,
   type Tensor,
 } from "@tensorflow/tfjs";
 import type { Tf } from "./backend";
@@ -39,10 +40,14 @@ export interface StateTensor {
   values: Float32Array | Int32Array | Uint8Array;
 }
 
-/** Everything training depends on at an epoch boundary, Keras's `initial_epoch` included. */
+/** Everything training depends on at a batch end, Keras's `initial_epoch` included. */
 export interface TrainingState {
   /** Epochs finished: training continues at this epoch index. */
   epoch: number;
+  /** Batches of `epoch` already trained, for a snapshot taken inside an epoch; absent at an epoch boundary. */
+  batch?: number;
+  /** With `batch`: the epoch's running totals so far, from which its logs are computed at its end. */
+  totals?: EpochTotalsState;
   learningRate: number;
   weights: StateTensor[];
   /** The optimizer's slots (Adam's moments, …) and iteration count. */
@@ -54,6 +59,12 @@ export interface TrainingState {
    * again, in place); absent when the job does not shuffle or draws from no SeededRandom.
    */
   order?: Int32Array;
+}
+
+/** tfjs's BaseLogger's running sums (float32: metric × batch size, summed) and the samples they cover. */
+export interface EpochTotalsState {
+  seen: number;
+  sums: Record<string, number>;
 }
 
 export interface MetricsSampling {
@@ -68,8 +79,12 @@ export interface TrainHooks {
   epochMetrics?(epoch: number, logs: Logs): void;
   /** A sampled batch's logs with `learning_rate`. Other batches are not read: a read syncs the device. */
   batchMetrics?(epoch: number, batch: number, logs: Logs): void;
-  /** After every batch, once the loop yielded; training waits while it runs (e.g. paused by its worker). */
-  batchEnd?(): Promise<void> | undefined;
+  /**
+   * After every batch (its index counted from the epoch's start), once the loop yielded and every job
+   * callback handled it: training waits while it runs (paused by its worker), and `snapshot(…, epoch,
+   * batch + 1)` is consistent here.
+   */
+  batchEnd?(epoch: number, batch: number): Promise<void> | undefined;
   /**
    * After every job callback handled the epoch end: where `snapshot(…, epoch + 1)` is consistent. Not
    * called for an epoch the signal broke off.
@@ -112,13 +127,13 @@ export interface TrainOutcome {
 
 /** Runs first, so metrics leave with the rate they were trained at, before a callback changes it. */
 class MetricsTap extends Callback {
-  private epoch = 0;
   private batchesSinceSample = 0;
   private lastSampleAt = performance.now();
 
   constructor(
     private readonly hooks: TrainHooks,
     private readonly sampling: MetricsSampling,
+    private epoch: number,
   ) {
     super();
   }
@@ -153,7 +168,6 @@ class MetricsTap extends Callback {
  * microtasks, and the cancel message, event flushes and queue lock renewals would wait for its end.
  */
 class LoopControl extends Callback {
-  epoch = 0;
   lastEpoch: number | null = null;
   /** Where a job callback (EarlyStopping, a Rule) set stopTraining. */
   stoppedByCallback: { epoch: number; batch?: number } | null = null;
@@ -163,7 +177,8 @@ class LoopControl extends Callback {
 
   constructor(
     private readonly hooks: TrainHooks,
-    private readonly signal?: AbortSignal,
+    private readonly signal: AbortSignal | undefined,
+    private epoch: number,
   ) {
     super();
   }
@@ -183,7 +198,7 @@ class LoopControl extends Callback {
 
   override async onBatchEnd(batch: number): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
-    await this.hooks.batchEnd?.();
+    await this.hooks.batchEnd?.(this.epoch, batch);
     this.lastBatch = batch;
     this.check(batch);
   }
@@ -224,60 +239,211 @@ class ShuffleOrder extends Callback {
   }
 }
 
+/**
+ * The epoch's running metric sums, kept as tfjs's BaseLogger keeps them (float32 tensors: value × batch
+ * size, added batch by batch), whose means it writes over BaseLogger's at the epoch end. BaseLogger starts
+ * afresh in every fit call; these sums can start from a snapshot's, so an epoch resumed in its middle ends
+ * with the logs an uninterrupted one would have, to the last bit.
+ */
+class EpochTotals extends Callback {
+  private seen = 0;
+  private readonly sums = new Map<string, Scalar>();
+
+  constructor(private readonly tf: Tf) {
+    super();
+  }
+
+  restore(state: EpochTotalsState): void {
+    this.clear();
+    this.seen = state.seen;
+    for (const [key, sum] of Object.entries(state.sums)) this.sums.set(key, this.tf.scalar(sum, "float32"));
+  }
+
+  async read(): Promise<EpochTotalsState> {
+    const sums: Record<string, number> = {};
+    for (const [key, sum] of this.sums) sums[key] = (await sum.data())[0];
+    return { seen: this.seen, sums };
+  }
+
+  override async onEpochBegin(): Promise<void> {
+    this.clear();
+  }
+
+  override async onBatchEnd(_batch: number, logs?: UnresolvedLogs): Promise<void> {
+    const size = (logs?.size as number | undefined) ?? 0;
+    this.seen += size;
+    for (const [key, value] of Object.entries(logs ?? {})) {
+      if (key === "batch" || key === "size") continue;
+      const previous = this.sums.get(key);
+      this.sums.set(
+        key,
+        this.tf.tidy(() => this.tf.add(previous ?? 0, this.tf.mul(value as Scalar, size)) as Scalar),
+      );
+      previous?.dispose();
+    }
+  }
+
+  override async onEpochEnd(_epoch: number, logs?: UnresolvedLogs): Promise<void> {
+    if (!logs) return;
+    for (const key of (this.params.metrics as string[] | undefined) ?? []) {
+      const sum = this.sums.get(key);
+      if (!sum) continue;
+      // BaseLogger's own formula; its tensor, which only it has seen, is replaced.
+      const replaced = logs[key];
+      logs[key] = this.tf.tidy(() => this.tf.mul(this.tf.div(1, this.seen), sum) as Scalar);
+      if (replaced instanceof this.tf.Tensor) replaced.dispose();
+    }
+    this.clear();
+  }
+
+  clear(): void {
+    for (const sum of this.sums.values()) sum.dispose();
+    this.sums.clear();
+    this.seen = 0;
+  }
+}
+
+/** Where a run resumed inside an epoch continues: that epoch, the batches of it already trained, the run's epochs. */
+interface Resumption {
+  epoch: number;
+  batch: number;
+  epochs: number;
+}
+
+/** Whether a run resumed inside an epoch goes on after that epoch, once the fit of its rest returned. */
+function continuesAfter(model: LayersModel, at: Resumption): boolean {
+  return !model.stopTraining && at.epoch + 1 < at.epochs;
+}
+
+/**
+ * One callback's view of a run resumed inside an epoch. That run takes two fit calls — the rest of the
+ * epoch, then the epochs after it — and each callback sees them as the one run they continue: train begin
+ * once, no second begin of the resumed epoch (a LearningRateScheduler would step twice), batch indices
+ * counted from the epoch's start, and train end only where the run ends.
+ */
+class Stitched extends Callback {
+  private begun = false;
+  private epoch: number;
+
+  constructor(
+    private readonly inner: Callback,
+    private readonly at: Resumption,
+  ) {
+    super();
+    this.epoch = at.epoch;
+  }
+
+  override setParams(params: Record<string, unknown>): void {
+    super.setParams(params as never);
+    this.inner.setParams({ ...params, epochs: this.at.epochs } as never);
+  }
+
+  override setModel(model: LayersModel): void {
+    super.setModel(model);
+    this.inner.setModel(model);
+  }
+
+  override async onTrainBegin(logs?: UnresolvedLogs): Promise<void> {
+    if (this.begun) return;
+    this.begun = true;
+    await this.inner.onTrainBegin(logs);
+  }
+
+  override async onEpochBegin(epoch: number, logs?: UnresolvedLogs): Promise<void> {
+    this.epoch = epoch;
+    if (epoch !== this.at.epoch) await this.inner.onEpochBegin(epoch, logs);
+  }
+
+  override async onBatchBegin(batch: number, logs?: UnresolvedLogs): Promise<void> {
+    await this.inner.onBatchBegin(this.shifted(batch), logs);
+  }
+
+  override async onBatchEnd(batch: number, logs?: UnresolvedLogs): Promise<void> {
+    await this.inner.onBatchEnd(this.shifted(batch), logs);
+  }
+
+  override async onEpochEnd(epoch: number, logs?: UnresolvedLogs): Promise<void> {
+    await this.inner.onEpochEnd(epoch, logs);
+  }
+
+  override async onTrainEnd(logs?: UnresolvedLogs): Promise<void> {
+    if (this.epoch === this.at.epoch && continuesAfter(this.model, this.at)) return;
+    await this.inner.onTrainEnd(logs);
+  }
+
+  private shifted(batch: number): number {
+    return this.epoch === this.at.epoch ? batch + this.at.batch : batch;
+  }
+}
+
 /** Where fit splits `validation_split` off: the rows before it are trained on (tfjs's own formula). */
 function trainingRows(data: Dataset, args: ModelFitArgs): number {
   const rows = data.y.shape[0];
   return args.validationSplit ? Math.floor(rows * (1 - args.validationSplit)) : rows;
 }
 
-/** The dataset with its first `order.length` rows in `order`, the rest (the validation split) unmoved. */
-function reordered(tf: Tf, data: Dataset, order: Int32Array): Dataset {
+/** The dataset's rows at `indices`, then (`keepTail`) every row from `indices.length` on, unmoved. */
+function rowsAt(tf: Tf, data: Dataset, indices: Int32Array, keepTail: boolean): Dataset {
   const move = (t: Tensor) =>
     tf.tidy(() => {
-      const indices = tf.tensor1d(order, "int32");
-      const head = tf.gather(t, indices);
-      return order.length === t.shape[0] ? head : tf.concat([head, t.slice(order.length)]);
+      const head = tf.gather(t, tf.tensor1d(indices, "int32"));
+      return keepTail && indices.length < t.shape[0] ? tf.concat([head, t.slice(indices.length)]) : head;
     });
+  return mapRows(tf, data, move);
+}
+
+function mapRows(tf: Tf, data: Dataset, f: (t: Tensor) => Tensor): Dataset {
   const x = data.x;
   const movedX =
     x instanceof tf.Tensor
-      ? move(x)
-      : Object.fromEntries(Object.entries(x as NamedTensorMap).map(([name, t]) => [name, move(t)]));
-  return { ...data, x: movedX, y: move(data.y) };
+      ? f(x)
+      : Object.fromEntries(Object.entries(x as NamedTensorMap).map(([name, t]) => [name, f(t)]));
+  return { ...data, x: movedX, y: f(data.y) };
+}
+
+function disposeRows(tf: Tf, data: Dataset): void {
+  tf.dispose([data.y, ...(data.x instanceof tf.Tensor ? [data.x] : Object.values(data.x))]);
 }
 
 function isTerminateOnNaN(callback: KerasCallback): callback is TerminateOnNaN {
   return callback.type === "TerminateOnNaN";
 }
 
-/** The order each model in training has its rows in, for `snapshot`. */
-const shuffleOrders = new WeakMap<LayersModel, ShuffleOrder | null>();
+/** What `snapshot` reads of a model in training besides the model: its rows' order and the epoch's totals. */
+const inTraining = new WeakMap<LayersModel, { shuffle: ShuffleOrder | null; totals: EpochTotals }>();
 
 /** Trains `model` with the job's callbacks and reports why it stopped. */
 export async function train(options: TrainOptions): Promise<TrainOutcome> {
   const { tf, model, callbacks, signal, initialState, random, args } = options;
   const hooks = options.hooks ?? {};
   if (initialState) await restore(tf, model, callbacks, initialState);
-  const tap = new MetricsTap(hooks, options.sampling ?? { every: 1, intervalMs: 0 });
-  const control = new LoopControl(hooks, signal);
+  const startEpoch = initialState?.epoch ?? args.initialEpoch ?? 0;
+  const tap = new MetricsTap(hooks, options.sampling ?? { every: 1, intervalMs: 0 }, startEpoch);
+  const control = new LoopControl(hooks, signal, startEpoch);
+  const totals = new EpochTotals(tf);
   const rows = trainingRows(options.data, args);
   const shuffle =
     random && args.shuffle !== false
       ? new ShuffleOrder(tf, random, initialState?.order ?? Int32Array.from({ length: rows }, (_, i) => i))
       : null;
-  const data = initialState?.order ? reordered(tf, options.data, initialState.order) : options.data;
-  shuffleOrders.set(model, shuffle);
+  inTraining.set(model, { shuffle, totals });
+  const ours = [totals, tap, ...callbacks, control];
   let history: History;
   try {
-    history = await model.fit(data.x, data.y, {
-      ...args,
-      initialEpoch: initialState?.epoch ?? args.initialEpoch,
-      callbacks: [...(shuffle ? [shuffle] : []), tap, ...callbacks, control],
-    });
+    if (initialState?.batch) {
+      const at = { epoch: initialState.epoch, batch: initialState.batch, epochs: args.epochs ?? 1 };
+      if (initialState.totals) totals.restore(initialState.totals);
+      const stitched = ours.map((callback) => new Stitched(callback, at));
+      history = await fitRestOfEpoch(tf, model, options.data, args, at, shuffle?.order ?? null, stitched);
+      if (continuesAfter(model, at)) {
+        history = await fitEpochs(tf, model, options.data, args, shuffle, at.epoch + 1, stitched);
+      }
+    } else {
+      history = await fitEpochs(tf, model, options.data, args, shuffle, startEpoch, ours);
+    }
   } finally {
-    shuffleOrders.delete(model);
-    if (data !== options.data)
-      tf.dispose([data.y, ...(data.x instanceof tf.Tensor ? [data.x] : Object.values(data.x))]);
+    inTraining.delete(model);
+    totals.clear();
   }
   const outcome = { lastEpoch: control.lastEpoch, learningRate: getLearningRate(model), history };
   const nan = callbacks.filter(isTerminateOnNaN).find((c) => c.terminated)?.terminated;
@@ -287,6 +453,70 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     return { ...outcome, stopReason: "early_stopping", stopDetails: control.stoppedByCallback };
   }
   return { ...outcome, stopReason: "completed" };
+}
+
+/**
+ * Fit from `initialEpoch` to the end. A resumed run's rows are put in the order its shuffling had left
+ * them: fit starts from rows 0…n-1 and shuffles them with the same swaps the mirror makes.
+ */
+async function fitEpochs(
+  tf: Tf,
+  model: LayersModel,
+  data: Dataset,
+  args: ModelFitArgs,
+  shuffle: ShuffleOrder | null,
+  initialEpoch: number,
+  callbacks: Callback[],
+): Promise<History> {
+  const identity = shuffle?.order.every((row, i) => row === i) ?? true;
+  const ordered = identity ? data : rowsAt(tf, data, shuffle!.order, true);
+  try {
+    return await model.fit(ordered.x, ordered.y, {
+      ...args,
+      initialEpoch,
+      callbacks: [...(shuffle ? [shuffle] : []), ...callbacks],
+    });
+  } finally {
+    if (ordered !== data) disposeRows(tf, ordered);
+  }
+}
+
+/**
+ * The batches of the resumed epoch not yet trained: the rows those batches would have taken, in the order
+ * the epoch had shuffled them to, unshuffled, in batches of the same size — so the same batches. The
+ * validation rows are handed over as validation data, which fit evaluates as it does a split.
+ */
+async function fitRestOfEpoch(
+  tf: Tf,
+  model: LayersModel,
+  data: Dataset,
+  args: ModelFitArgs,
+  at: Resumption,
+  order: Int32Array | null,
+  callbacks: Callback[],
+): Promise<History> {
+  const rows = trainingRows(data, args);
+  const done = at.batch * (args.batchSize ?? 32);
+  const rest = (order ?? Int32Array.from({ length: rows }, (_, i) => i)).slice(done);
+  const train = rowsAt(tf, data, rest, false);
+  const validation = args.validationSplit ? mapRows(tf, data, (t) => t.slice(rows)) : null;
+  try {
+    return await model.fit(train.x, train.y, {
+      ...args,
+      // Inputs by name work for validation data as for x, though tfjs's type lists only tensors.
+      ...(validation && {
+        validationSplit: undefined,
+        validationData: [validation.x as Tensor, validation.y] as [Tensor, Tensor],
+      }),
+      shuffle: false,
+      initialEpoch: at.epoch,
+      epochs: at.epoch + 1,
+      callbacks,
+    });
+  } finally {
+    disposeRows(tf, train);
+    if (validation) disposeRows(tf, validation);
+  }
 }
 
 /** JSON has no NaN or infinities: the value is kept as its name. */
@@ -304,22 +534,27 @@ async function readTensor(
 }
 
 /**
- * The state after `epoch` epochs (call it from `hooks.epochEnd(epoch - 1)` or after `train`): weights,
- * optimizer slots, learning rate and every callback's state.
+ * The state after `epoch` epochs (call it from `hooks.epochEnd(epoch - 1)` or after `train`), or after
+ * `batch` batches of epoch `epoch` (from `hooks.batchEnd(epoch, batch - 1)`): weights, optimizer slots,
+ * learning rate, every callback's state, the rows' order and the epoch's running totals.
  */
 export async function snapshot(
   model: LayersModel,
   callbacks: KerasCallback[],
   epoch: number,
+  batch = 0,
 ): Promise<TrainingState> {
   const weights = await Promise.all(model.weights.map((w) => readTensor(w.originalName, w.read())));
   const slots = await model.optimizer.getWeights();
   const optimizer = await Promise.all(slots.map((slot) => readTensor(slot.name, slot.tensor)));
   // getWeights makes a fresh scalar for the iteration count; the other slots are the optimizer's own.
   for (const slot of slots) if (slot.name === "iter") slot.tensor.dispose();
-  const order = shuffleOrders.get(model)?.order;
+  const training = inTraining.get(model);
+  const order = training?.shuffle?.order;
+  const totals = batch > 0 && training ? await training.totals.read() : undefined;
   return {
     epoch,
+    ...(batch > 0 && { batch, totals }),
     learningRate: getLearningRate(model),
     weights,
     optimizer,

@@ -13,6 +13,9 @@ describe("resume snapshot encoding", () => {
     const snapshot = {
       state: {
         epoch: 3,
+        // Taken inside epoch 3, after 5 of its batches.
+        batch: 5,
+        totals: { seen: 80, sums: { loss: 31.25, acc: 74.0000076 } },
         learningRate: 0.0025,
         weights: [
           {

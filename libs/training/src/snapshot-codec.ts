@@ -1,6 +1,6 @@
 import type { JsonObject } from "@plateau/callbacks";
 import type { RandomState } from "./random";
-import type { StateTensor, TrainingState } from "./run";
+import type { EpochTotalsState, StateTensor, TrainingState } from "./run";
 
 /** A resume snapshot: a training state plus the random generator's position at that point. */
 export interface ResumeSnapshot {
@@ -24,6 +24,9 @@ interface TensorEntry {
 
 interface Header {
   epoch: number;
+  /** Present for a snapshot taken inside epoch `epoch`, with that epoch's running totals. */
+  batch?: number;
+  totals?: EpochTotalsState;
   learningRate: number;
   callbacks: JsonObject[];
   random: RandomState;
@@ -43,6 +46,7 @@ const entry = ({ name, shape, dtype, values }: StateTensor): TensorEntry => ({
 export function encodeSnapshot({ state, random }: ResumeSnapshot): Uint8Array {
   const header: Header = {
     epoch: state.epoch,
+    ...(state.batch && { batch: state.batch, totals: state.totals }),
     learningRate: state.learningRate,
     callbacks: state.callbacks,
     random,
@@ -97,6 +101,7 @@ export function decodeSnapshot(bytes: Uint8Array): ResumeSnapshot {
   return {
     state: {
       epoch: header.epoch,
+      ...(header.batch && { batch: header.batch, totals: header.totals }),
       learningRate: header.learningRate,
       callbacks: header.callbacks,
       weights,

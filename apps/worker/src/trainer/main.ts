@@ -5,7 +5,12 @@ import {
   webhookPolicy,
 } from "@plateau/callbacks";
 import { loadConfig } from "@plateau/config";
-import type { CallbackSpec, CompileSpec } from "@plateau/contract";
+import {
+  type CallbackSpec,
+  type CompileSpec,
+  RESUME_EVERY_SECONDS,
+  type ResumeSpec,
+} from "@plateau/contract";
 import {
   buildModel,
   checkDataFitsModel,
@@ -203,6 +208,13 @@ async function fitModel(
   const args = fitArgs(spec.fit, data.validation);
   const rows = data.train.y.shape[0];
   const samples = args.validationSplit ? Math.floor(rows * (1 - args.validationSplit)) : rows;
+  const batches = Math.ceil(samples / (args.batchSize ?? 32));
+  const schedule = new SnapshotSchedule(spec.resume);
+  const sendSnapshot = async (epoch: number, batch: number) => {
+    const state = await snapshot(model, callbacks, epoch, batch);
+    await send({ kind: "snapshot", epoch, batch, bytes: encodeSnapshot({ state, random: random.state() }) });
+    schedule.taken();
+  };
   const outcome = await train({
     tf,
     model,
@@ -218,21 +230,16 @@ async function fitModel(
         void send({ kind: "event", type: "epoch_end", data: { logs: jsonLogs(logs) }, epoch }),
       batchMetrics: (epoch, batch, logs) =>
         void send({ kind: "event", type: "batch_end", data: { logs: jsonLogs(logs) }, epoch, batch }),
-      batchEnd: () => gate?.opened,
+      batchEnd: async (epoch, batch) => {
+        await gate?.opened;
+        // The epoch's last batch is followed by its end's snapshot.
+        if (batch + 1 >= batches) return;
+        // A worker shutting down hands the job back from this very batch.
+        if (handingBack || schedule.due()) await sendSnapshot(epoch, batch + 1);
+      },
       epochEnd: async (epoch, logs) => {
-        await send({
-          kind: "epoch",
-          epoch,
-          logs,
-          samples,
-          batches: Math.ceil(samples / (args.batchSize ?? 32)),
-        });
-        const state = await snapshot(model, callbacks, epoch + 1);
-        await send({
-          kind: "snapshot",
-          epoch: epoch + 1,
-          bytes: encodeSnapshot({ state, random: random.state() }),
-        });
+        await send({ kind: "epoch", epoch, logs, samples, batches });
+        await sendSnapshot(epoch + 1, 0);
       },
     },
   });
@@ -246,6 +253,34 @@ async function fitModel(
     (outcome.stopReason === "user_cancel" && outcome.lastEpoch !== null);
   if (keepsModel) await request({ kind: "final_model", ...(await captureFinalModel(tf, model)) });
   return ended;
+}
+
+/** When a snapshot inside an epoch is due: `resume.every_n_batches` batches or `every_seconds` after the last. */
+class SnapshotSchedule {
+  private batches = 0;
+  private since = performance.now();
+  private readonly everyBatches: number | null;
+  private readonly everyMs: number | null;
+
+  constructor(resume: ResumeSpec | undefined) {
+    this.everyBatches = resume?.every_n_batches ?? null;
+    const seconds = resume?.every_seconds === undefined ? RESUME_EVERY_SECONDS : resume.every_seconds;
+    this.everyMs = seconds === null ? null : seconds * 1000;
+  }
+
+  /** Called at every batch end. */
+  due(): boolean {
+    this.batches += 1;
+    return (
+      (this.everyBatches !== null && this.batches >= this.everyBatches) ||
+      (this.everyMs !== null && performance.now() - this.since >= this.everyMs)
+    );
+  }
+
+  taken(): void {
+    this.batches = 0;
+    this.since = performance.now();
+  }
 }
 
 /** Event payloads are JSON: a NaN or infinite metric becomes null. */

@@ -59,7 +59,8 @@ export type FromTrainer =
   | { kind: "decision"; event: CallbackEvent }
   /** Every job callback handled this epoch end; `logs` are the epoch's, with learning_rate; `samples` trained in `batches`. */
   | { kind: "epoch"; epoch: number; logs: Logs; samples: number; batches: number }
-  | { kind: "snapshot"; epoch: number; bytes: Uint8Array }
+  /** A resume snapshot of the state before batch `batch` of epoch `epoch` (0: at the epoch's start). */
+  | { kind: "snapshot"; epoch: number; batch: number; bytes: Uint8Array }
   | {
       kind: "save";
       id: number;
