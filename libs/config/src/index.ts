@@ -83,7 +83,7 @@ export const ConfigSchema = Type.Object({
     default: 10_000,
     minimum: 100,
     description:
-      "Open event streams also read Postgres this often, so an event whose live message was lost (Redis pub/sub is at-most-once) still arrives.",
+      "An open event stream that heard nothing live for this long reads Postgres, so an event whose live message was lost (Redis pub/sub is at-most-once) still arrives (a job's last within twice this).",
   }),
   WORKER_CONCURRENCY: Type.Integer({
     default: 1,
