@@ -22,7 +22,9 @@ export interface ApiDeps {
 
 /** Creates the clients; none of them fails when its service is down (readiness reports that). */
 export function createDeps(config: Config): ApiDeps {
-  const log = pino({ level: config.LOG_LEVEL, base: { service: "api" } });
+  // Lines written while a write is in flight go out together in the next one (a write per line cost
+  // ≈5 % of a POST's CPU); pino flushes what is left when the process exits.
+  const log = pino({ level: config.LOG_LEVEL, base: { service: "api" } }, pino.destination({ sync: false }));
   const redis = createRedis(config, "request");
   const queue = createTrainingQueue(config);
   const subscriber = createRedis(config, "subscriber");
