@@ -342,6 +342,21 @@ describe("GET /v1/jobs/:id/events", () => {
     expect(late.events[50].data).toMatchObject({ seq: 51, data: { details: { text } } });
   });
 
+  it("answers at once a client that already has every event so far, before the job's next one", async () => {
+    const jobId = await newJob();
+    await emit(jobId, [status(2, { status: "running" })]);
+    const controller = new AbortController();
+    const response = await fetch(`${api.url}/v1/jobs/${jobId}/events`, {
+      headers: { ...api.tenant.headers, "Last-Event-ID": "2" },
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/event-stream");
+    const rest = read(response, controller);
+    await emit(jobId, [status(3, { status: "succeeded", stop_reason: "completed" })]);
+    expect((await rest).events.map((e) => e.id ?? e.event)).toEqual(["3", "done"]);
+  });
+
   it("answers an unknown job with 404 in the error shape, not a stream", async () => {
     const response = await fetch(`${api.url}/v1/jobs/${randomUUID()}/events`, {
       headers: { ...api.tenant.headers, accept: "text/event-stream" },

@@ -97,6 +97,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, { db,
       let outage = false;
       open.add(controller);
       reply.sse.onClose(() => controller.abort());
+      // The answer starts now, with its heartbeats, even for a client that already has every event so far:
+      // a proxy waiting for headers would otherwise time out before the job's next event.
+      reply.sse.sendHeaders();
       try {
         await streamJobEvents({
           db,
