@@ -16,7 +16,7 @@ interface Workload {
 }
 
 /** The issue's example job with every epoch checkpointed: epochs of ~10 ms, so per-epoch costs show in full. */
-const iris: Workload = {
+export const iris: Workload = {
   name: "(a) iris, 50 epochs",
   spec: {
     name: "bench-iris",
@@ -69,7 +69,7 @@ const regressionCallbacks: CallbackSpec[] = [
 ];
 
 /** Epochs of ~0.5–1 s on wasm: what a job on real hardware looks like, relative to its per-epoch costs. */
-const regression: Workload = {
+export const regression: Workload = {
   name: "(b) regression 3000×32, Dense 256-256-1, 10 epochs",
   spec: {
     name: "bench-regression",
@@ -124,7 +124,7 @@ interface ServiceRun {
 }
 
 /** Submits over HTTP, follows the job's SSE stream to `done`, and reads the times off the job row. */
-async function throughService(stack: Stack, spec: JobSpec): Promise<ServiceRun> {
+export async function throughService(stack: Stack, spec: JobSpec): Promise<ServiceRun> {
   const { client } = stack;
   const { id } = await client.submitJob(spec);
   const events: Record<string, number> = {};

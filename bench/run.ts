@@ -6,6 +6,7 @@ import { live } from "./live";
 import { metrics } from "./metrics";
 import { overhead } from "./overhead";
 import { printTable, type Row } from "./report";
+import { resume } from "./resume";
 import { type Stack, startStack } from "./stack";
 import { submit } from "./submit";
 
@@ -17,6 +18,7 @@ const BENCHMARKS: Record<string, (stack: Stack) => Promise<Row[]>> = {
   metrics,
   ingest,
   live,
+  resume,
   cnn,
 };
 

@@ -35,6 +35,7 @@ export interface Stack {
 export interface Service {
   /** The process's log file (pino lines), kept when the run fails. */
   log: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -92,6 +93,7 @@ export async function startStack(): Promise<Stack> {
         );
         return {
           log: worker.log,
+          pid: worker.pid,
           stop: async () => {
             children.delete(worker);
             await worker.stop();
@@ -125,6 +127,7 @@ function spawnService(name: string, main: string, env: Record<string, string>, l
   return {
     child,
     log,
+    pid: child.pid ?? 0,
     // Workers get time to finish their job and flush its events.
     stop: () => stopChild(child, 25_000),
   };

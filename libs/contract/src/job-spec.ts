@@ -13,6 +13,13 @@ export const RESUME_EVERY_SECONDS = 600;
 
 export const ResumeSpecSchema = Type.Object(
   {
+    enabled: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description:
+          "false: no snapshots at all, so a job whose worker is lost or shut down trains again from epoch 0 (for jobs so short that snapshots cost more than they save).",
+      }),
+    ),
     every_n_batches: Type.Optional(
       Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000_000 }), Type.Null()], {
         default: null,

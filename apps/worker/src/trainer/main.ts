@@ -211,6 +211,7 @@ async function fitModel(
   const batches = Math.ceil(samples / (args.batchSize ?? 32));
   const schedule = new SnapshotSchedule(spec.resume);
   const sendSnapshot = async (epoch: number, batch: number) => {
+    if (spec.resume?.enabled === false) return;
     const state = await snapshot(model, callbacks, epoch, batch);
     await send({ kind: "snapshot", epoch, batch, bytes: encodeSnapshot({ state, random: random.state() }) });
     schedule.taken();

@@ -1,0 +1,113 @@
+import { setTimeout as delay } from "node:timers/promises";
+import type { Job, JobSpec } from "@plateau/contract";
+import { iris, regression, throughService } from "./overhead";
+import { median, ms, progress, type Row } from "./report";
+import type { Service, Stack } from "./stack";
+
+// Even, so each side goes first equally often.
+const ROUNDS = 2;
+/** The issue's bound on a killed worker's job: trained again by another worker within this. */
+const KILL_TO_TRAINING_MS = 15_000;
+
+const withResume = (spec: JobSpec, resume: JobSpec["resume"]): JobSpec => ({ ...spec, resume });
+
+/** The same job with resume snapshots as configured vs none (`resume.enabled: false`), alternating. */
+async function snapshotCost(
+  stack: Stack,
+  name: string,
+  spec: JobSpec,
+  resume: JobSpec["resume"],
+): Promise<Row> {
+  const withSnapshots: number[] = [];
+  const without: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const on = async () =>
+      withSnapshots.push((await throughService(stack, withResume(spec, resume))).trainingMs);
+    const off = async () =>
+      without.push((await throughService(stack, withResume(spec, { enabled: false }))).trainingMs);
+    for (const step of round % 2 === 0 ? [on, off] : [off, on]) await step();
+    progress(
+      `${name} round ${round + 1}/${ROUNDS}: with ${ms(withSnapshots.at(-1)!)}, without ${ms(without.at(-1)!)}`,
+    );
+  }
+  return {
+    benchmark: "resume",
+    measure: `${name}: training time with resume snapshots vs none (resume.enabled false), median of ${ROUNDS}`,
+    plateau: ms(median(withSnapshots)),
+    baseline: ms(median(without)),
+    ratio: median(withSnapshots) / median(without),
+  };
+}
+
+async function poll<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(50);
+  }
+}
+
+/** Submit → first epoch end on an idle worker, vs kill -9 of the worker training it → first epoch end of the next attempt. */
+async function killToTraining(stack: Stack, workers: Service[]): Promise<Row> {
+  const { client } = stack;
+  const spec = { ...regression.spec, name: "bench-resume", fit: { ...regression.spec.fit, epochs: 30 } };
+  // The job's epoch is its last finished one; a resumed attempt first rolls it back to before its snapshot.
+  const trained = (id: string, attempts: number) =>
+    poll(`job ${id} to train an epoch in attempt ${attempts}`, async () => {
+      const job = await client.getJob(id);
+      const attempt = job.attempts[attempts - 1];
+      const from = attempts === 1 ? 0 : attempt?.resumed_from_epoch;
+      return attempt && typeof from === "number" && job.epoch !== null && job.epoch >= from ? job : null;
+    });
+  const submittedAt = Date.now();
+  const { id } = await client.submitJob(spec);
+  const first = await trained(id, 1);
+  const coldMs = Date.now() - submittedAt;
+  await poll("a few epochs", async () => ((await client.getJob(id)).epoch ?? 0) >= 3 || null);
+  const victim = workers.find((worker) => first.worker?.endsWith(`:${worker.pid}`));
+  if (!victim) throw new Error(`no bench worker is ${first.worker}`);
+  const killedAt = Date.now();
+  process.kill(victim.pid, "SIGKILL");
+  const resumed: Job = await trained(id, 2);
+  const resumeMs = Date.now() - killedAt;
+  const at = resumed.attempts[1];
+  progress(
+    `kill -9 → another worker trained an epoch again after ${ms(resumeMs)} (resumed from epoch ` +
+      `${at.resumed_from_epoch} batch ${at.resumed_from_batch}); a fresh submission's first epoch took ${ms(coldMs)}`,
+  );
+  await client.cancel(id);
+  return {
+    benchmark: "resume",
+    measure: `kill -9 of the worker training a job → its first epoch end in the next attempt (goal ≤ ${KILL_TO_TRAINING_MS / 1000} s) vs submit → first epoch end on an idle worker`,
+    plateau: ms(resumeMs),
+    baseline: ms(coldMs),
+    ratio: resumeMs / coldMs,
+  };
+}
+
+/**
+ * What durability costs: training time with resume snapshots (every epoch end, and every 10 batches) vs
+ * the same job with none, and how soon a killed worker's job trains again.
+ */
+export async function resume(stack: Stack): Promise<Row[]> {
+  const workers = [await stack.startWorker(), await stack.startWorker()];
+  try {
+    progress("warming up (one epoch of each workload)");
+    for (const { spec } of [iris, regression]) {
+      await throughService(stack, { ...spec, fit: { ...spec.fit, epochs: 1 } });
+    }
+    const rows = [
+      await snapshotCost(stack, iris.name, iris.spec, {}),
+      await snapshotCost(stack, regression.name, regression.spec, {}),
+      await snapshotCost(stack, `${regression.name}, a snapshot every 10 batches`, regression.spec, {
+        every_n_batches: 10,
+      }),
+    ];
+    rows.push(await killToTraining(stack, workers));
+    return rows;
+  } finally {
+    await Promise.allSettled(workers.map((worker) => worker.stop()));
+  }
+}
