@@ -37,7 +37,8 @@ export type QueuedOutcome = { job: Job } | { active: number };
  * parse and one round trip for a batch of any size — except a job whose tenant already has `limit`
  * queued or running jobs, counting the ones stored before it in the list. Run it in a transaction
  * holding the tenants' quota locks, after them: its snapshot then sees every job committed before.
- * Outcomes come in the order of `jobs`.
+ * Outcomes come in the order of `jobs`. A job is created when this statement starts, once any wait for
+ * the locks is over (not when the transaction began).
  */
 export async function storeQueuedJobs(
   db: DbClient,
@@ -60,8 +61,9 @@ export async function storeQueuedJobs(
         row_number() OVER (PARTITION BY input.tenant_id ORDER BY input.n) AS place
       FROM input LEFT JOIN active USING (tenant_id)
     ), stored AS (
-      INSERT INTO jobs (id, tenant_id, submitted_by, name, spec, epochs)
-      SELECT id, tenant_id, submitted_by, name, spec, epochs FROM ranked WHERE active + place <= ${limit}
+      INSERT INTO jobs (id, tenant_id, submitted_by, name, spec, epochs, created_at)
+      SELECT id, tenant_id, submitted_by, name, spec, epochs, statement_timestamp()
+      FROM ranked WHERE active + place <= ${limit}
       RETURNING id, created_at
     ), events AS (
       INSERT INTO job_events (job_id, seq, type, data, created_at)
