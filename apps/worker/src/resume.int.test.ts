@@ -69,7 +69,7 @@ const job = {
     metrics: ["accuracy"],
   },
   data: { source: "builtin", name: "spirals", samples: 1200, seed: 3, noise: 0.5 },
-  // 960 training rows: 60 batches an epoch, a resume snapshot after every 10th.
+  // 960 training rows: 60 batches an epoch, a resume snapshot after every 10th (and a second since the last).
   fit: { epochs: 40, batch_size: 16, validation_split: 0.2, shuffle: true },
   resume: { every_n_batches: 10 },
   callbacks: [
@@ -175,10 +175,10 @@ describe("a job outlives its worker", () => {
 
   it("is resumed by another worker after its worker is killed (SIGKILL) mid-epoch, with the same decisions", async () => {
     const jobId = await submit();
-    // Frozen inside epoch 4 once it stored a snapshot there; the newest snapshot is then known.
-    await until("a snapshot inside epoch 4", async () => {
+    // Frozen once it stored a snapshot inside an epoch (they are a second apart): the newest is then known.
+    await until("a snapshot inside an epoch", async () => {
       const point = await resumePoint(jobId);
-      return point?.epoch === 4 && (point.batch ?? 0) > 0;
+      return point && point.epoch >= 3 && (point.batch ?? 0) > 0;
     });
     const victim = await trainingWorker(jobId);
     const trainers = trainersOf(victim);
@@ -207,8 +207,8 @@ describe("a job outlives its worker", () => {
     await expectContiguousBatches(jobId);
     expect(resumed.data).toMatchObject({ attempt: 2, previous: { attempt: 1, ending: "worker_lost" } });
     // At the batch of its newest snapshot.
-    expect(newest?.epoch).toBe(4);
-    expect(resumedAt(resumed)).toEqual([4, newest?.batch]);
+    expect(newest?.batch).toBeGreaterThan(0);
+    expect(resumedAt(resumed)).toEqual([newest?.epoch, newest?.batch]);
     const attempts = await listAttempts(db, jobId);
     expect(attempts.map((a) => [a.attempt, a.ending])).toEqual([
       [1, "worker_lost"],

@@ -106,11 +106,21 @@ process.on("SIGINT", () => {});
 process.on("SIGTERM", () => {});
 process.on("disconnect", () => process.exit(0));
 
-/** Callbacks write through the worker, which uploads what they save. */
+/** Checkpoints handed to the worker that training does not wait for; beyond this it waits for the oldest. */
+const MAX_UNANSWERED_SAVES = 2;
+
+/**
+ * Callbacks write through the worker, which uploads what they save. Training goes on while the worker
+ * takes a checkpoint over (a round trip through its event loop each epoch would be training time); a
+ * checkpoint it refused fails the next save, or `settle` at the end.
+ */
 class WorkerSink implements ArtifactSink {
   private topologySent = false;
+  private readonly unanswered = new Set<Promise<void>>();
+  private refused: Error | null = null;
 
   async saveModel(model: LayersModel, artifact: CheckpointArtifact): Promise<void> {
+    this.throwIfRefused();
     const artifacts = await captureArtifacts(model, false);
     let topology: string | undefined;
     if (artifact.weights_only && !this.topologySent) {
@@ -118,7 +128,24 @@ class WorkerSink implements ArtifactSink {
       // A weights-only checkpoint is served with the job's topology, stored once.
       topology = JSON.stringify(model.toJSON(null, false));
     }
-    await request({ kind: "save", artifact, artifacts, topology });
+    const answered: Promise<void> = request({ kind: "save", artifact, artifacts, topology })
+      .catch((error: Error) => {
+        this.refused ??= error;
+      })
+      .finally(() => this.unanswered.delete(answered));
+    this.unanswered.add(answered);
+    while (this.unanswered.size > MAX_UNANSWERED_SAVES) await Promise.race(this.unanswered);
+    this.throwIfRefused();
+  }
+
+  /** Waits until the worker took every checkpoint over; throws what it refused. */
+  async settle(): Promise<void> {
+    await Promise.all(this.unanswered);
+    this.throwIfRefused();
+  }
+
+  private throwIfRefused(): void {
+    if (this.refused) throw this.refused;
   }
 
   async appendText(filename: string, text: string, options: { append: boolean }): Promise<void> {
@@ -188,11 +215,12 @@ async function fitModel(
   compileModel(tf, model, spec.compile as CompileSpec);
   // What Keras raises at fit for data read from files (inline and builtin data were checked at submission).
   checkDataFitsModel(model, spec.compile as CompileSpec, data);
+  const sink = new WorkerSink();
   const callbacks = callbacksFromSpecs((spec.callbacks ?? []) as CallbackSpec[], {
     // A job handed back ends its fit here only to continue elsewhere: what callbacks do at this train end
     // (EarlyStopping restoring its best weights) is not the job's.
     onEvent: (event) => void (handingBack || send({ kind: "decision", event })),
-    sink: new WorkerSink(),
+    sink,
     warn: (message) => void send({ kind: "warn", message }),
     // Built here: the policy holds address ranges that do not cross IPC. A Webhook's calls are the one
     // I/O a trainer does itself, as a Keras custom callback calls out from inside fit().
@@ -240,11 +268,12 @@ async function fitModel(
       },
       epochEnd: async (epoch, logs) => {
         await send({ kind: "epoch", epoch, logs, samples, batches });
-        await sendSnapshot(epoch + 1, 0);
+        if (schedule.dueAtEpochEnd()) await sendSnapshot(epoch + 1, 0);
       },
     },
   });
   const { history: _history, ...ended } = outcome;
+  await sink.settle();
   if (handingBack) return { ...ended, stopReason: "handed_back" };
   // The model the job ended with — after EarlyStopping restored its best weights, which it does when
   // training ends, inside fit() — for a job that succeeded, or that a user cancelled after an epoch.
@@ -258,6 +287,13 @@ async function fitModel(
 
 /** When a snapshot inside an epoch is due: `resume.every_n_batches` batches or `every_seconds` after the last. */
 class SnapshotSchedule {
+  /**
+   * Snapshots on schedule (epoch ends included) are at least this far apart. Each costs the trainer a read
+   * of the weights and the worker an upload, a pointer update and a delete; with epochs of a few ms that
+   * was most of the service's overhead (`npm run bench -- resume`), while a lost worker repeats at most
+   * this much more training. A shutdown's snapshot is never held back.
+   */
+  static readonly MIN_INTERVAL_MS = 1000;
   private batches = 0;
   private since = performance.now();
   private readonly everyBatches: number | null;
@@ -269,13 +305,20 @@ class SnapshotSchedule {
     this.everyMs = seconds === null ? null : seconds * 1000;
   }
 
-  /** Called at every batch end. */
+  /** Called at every batch end inside an epoch. */
   due(): boolean {
     this.batches += 1;
+    const elapsed = performance.now() - this.since;
     return (
-      (this.everyBatches !== null && this.batches >= this.everyBatches) ||
-      (this.everyMs !== null && performance.now() - this.since >= this.everyMs)
+      elapsed >= SnapshotSchedule.MIN_INTERVAL_MS &&
+      ((this.everyBatches !== null && this.batches >= this.everyBatches) ||
+        (this.everyMs !== null && elapsed >= this.everyMs))
     );
+  }
+
+  /** Called at every epoch end. */
+  dueAtEpochEnd(): boolean {
+    return performance.now() - this.since >= SnapshotSchedule.MIN_INTERVAL_MS;
   }
 
   taken(): void {
