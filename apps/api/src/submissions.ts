@@ -34,9 +34,9 @@ const MAX_BATCH = 64;
 /**
  * Stores and queues submitted jobs with group commit: submissions that arrive while a batch is being
  * written wait for the next one, which stores them all in one transaction (quota locks, then one
- * statement inserting the jobs and their first events) and queues them with one BullMQ addBulk. An idle API writes a
- * batch of one at once, so nothing waits for a timer. Each submission still resolves only once its job
- * is committed and handed to the queue: a 201 means the job is stored and queued.
+ * statement inserting the jobs and their first events) and queues them with one BullMQ addBulk. An idle
+ * API writes a batch of one at once, so nothing waits for a timer. Each submission still resolves only
+ * once its job is committed and handed to the queue: a 201 means the job is stored and queued.
  */
 export function createSubmitter(deps: Pick<ApiDeps, "db" | "queue" | "config" | "log">) {
   const waiting: Pending[] = [];

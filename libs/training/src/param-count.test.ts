@@ -72,6 +72,10 @@ describe("counting parameters without building the model", () => {
       "a shape on a later layer",
       model(layer("Dense", { units: 2, input_dim: 3 }), layer("Dense", { units: 1, input_dim: 2 })),
     ],
+    [
+      "named layers (tfjs refuses a name used twice)",
+      model(layer("Dense", { units: 2, input_dim: 3, name: "d" }), layer("Dense", { units: 1, name: "d" })),
+    ],
     ["Keras JSON", { keras_json: "{}" } as ModelSpec],
   ];
 

@@ -58,8 +58,9 @@ export function countParamsWithoutBuilding(spec: ModelSpec): number | null {
   let params = 0;
   for (const [i, layer] of layers.entries()) {
     if (i === 0 && layer.class_name === "InputLayer") continue;
-    // A shape key on a later layer is one tfjs may act on; building decides.
-    if (i > 0 && shapeKeys(layer).length > 0) return null;
+    // A shape key on a later layer is one tfjs may act on, and a name may be one used twice (tfjs refuses
+    // that, generated names included): building decides.
+    if ((i > 0 && shapeKeys(layer).length > 0) || "name" in layer.config) return null;
     const rule = Object.hasOwn(RULES, layer.class_name) ? RULES[layer.class_name] : undefined;
     const counted = shape && rule?.(layer.config, shape);
     if (!counted) return null;
