@@ -95,6 +95,14 @@ export function installErrorHandling(app: App): void {
 export const UNAVAILABLE_RETRY_AFTER_S = 5;
 // Prisma: database unreachable or timed out, connection closed, pool timeout.
 const PRISMA_UNAVAILABLE = new Set(["P1001", "P1002", "P1008", "P1017", "P2024"]);
+// A raw statement's failure is P2010 whatever the cause; the driver adapter's kind tells an outage apart.
+const ADAPTER_UNAVAILABLE = new Set([
+  "DatabaseNotReachable",
+  "ConnectionClosed",
+  "SocketTimeout",
+  "TooManyConnections",
+  "TlsConnectionError",
+]);
 const NETWORK_UNAVAILABLE = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "EPIPE"]);
 
 /**
@@ -103,8 +111,16 @@ const NETWORK_UNAVAILABLE = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", 
  */
 export function unavailableDependency(error: unknown): string | null {
   if (!(error instanceof Error)) return null;
-  const { code, cause } = error as { code?: unknown; cause?: { code?: unknown } };
-  if (error.name === "PrismaClientInitializationError" || PRISMA_UNAVAILABLE.has(String(code))) {
+  const { code, cause, meta } = error as {
+    code?: unknown;
+    cause?: { code?: unknown };
+    meta?: { driverAdapterError?: { cause?: { kind?: unknown } } };
+  };
+  if (
+    error.name === "PrismaClientInitializationError" ||
+    PRISMA_UNAVAILABLE.has(String(code)) ||
+    ADAPTER_UNAVAILABLE.has(String(meta?.driverAdapterError?.cause?.kind))
+  ) {
     return "Postgres";
   }
   if (isRedisUnavailable(error)) return "Redis";

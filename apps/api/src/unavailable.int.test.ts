@@ -2,6 +2,7 @@ import { loadConfig } from "@plateau/config";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { App } from "./app";
 import { type ApiDeps, closeDeps, createDeps } from "./deps";
+import { unavailableDependency } from "./errors";
 import { buildServer } from "./server";
 
 // Postgres on a port nothing listens on: the API's own database is down, not the machine's shared one.
@@ -28,4 +29,9 @@ it("answers 503 with Retry-After, not 500, while Postgres is unreachable", async
     error: "unavailable",
     message: expect.stringMatching(/^Postgres is unavailable/),
   });
+});
+
+it("names Postgres for a raw statement's failure too (the quota lock and the batch insert are raw SQL)", async () => {
+  const failure = await deps.db.$queryRaw`SELECT 1`.catch((error: unknown) => error);
+  expect(unavailableDependency(failure)).toBe("Postgres");
 });
