@@ -55,9 +55,11 @@ function builder() {
 /** The build thread, started on first use; one that dies fails what it was asked, and the next call starts another. */
 function startThread() {
   const worker = FROM_SOURCE
-    ? new Worker(
-        `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(THREAD.href)}); })`,
-        { eval: true },
+    ? // The loader's name travels as data: the production bundle holds this code too, and imports no tsx.
+      new Worker(
+        `const { workerData } = require("node:worker_threads");
+         import(workerData.loader).then(({ register }) => { register(); return import(workerData.thread); });`,
+        { eval: true, workerData: { loader: "tsx/esm/api", thread: THREAD.href } },
       )
     : new Worker(THREAD);
   // Shutdown does not wait for it: an idle thread must not keep the process alive.
