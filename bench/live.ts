@@ -167,8 +167,7 @@ async function phase(stack: Stack, db: Db, tenant: { id: string; key: string }, 
   const url = `${stack.baseUrl}/v1/jobs/${jobId}/events`;
   const publisher = new Publisher(stack, db, jobId);
   const bare = await bareSubscriber(stack, jobId, publisher);
-  const rssBefore = rssMb(stack.apiPid);
-  let rssPeak = rssBefore;
+  let rssPeak = rssMb(stack.apiPid);
   const sampler = setInterval(() => {
     rssPeak = Math.max(rssPeak, rssMb(stack.apiPid));
   }, 250);
@@ -195,7 +194,7 @@ async function phase(stack: Stack, db: Db, tenant: { id: string; key: string }, 
     return {
       ...deliveries,
       bare: bare.latencies,
-      rss: { before: rssBefore, peak: Math.max(rssPeak, rssMb(stack.apiPid)) },
+      rssPeak: Math.max(rssPeak, rssMb(stack.apiPid)),
     };
   } finally {
     clearInterval(sampler);
@@ -218,16 +217,17 @@ export async function live(stack: Stack): Promise<Row[]> {
       `1 viewer: p50 ${ms(percentile(one.latencies, 50))}, p99 ${ms(percentile(one.latencies, 99))} (bare Redis subscriber p99 ${ms(percentile(one.bare, 99))})`,
     );
     const many = await phase(stack, db, tenant, VIEWERS);
-    const growth = many.rss.peak - many.rss.before;
+    // Peak against peak under the same publishing: what the viewers cost, not where the heap stood when they came.
+    const growth = many.rssPeak - one.rssPeak;
     const load = loadavg()[0].toFixed(1);
     progress(
-      `${VIEWERS} viewers: ${many.latencies.length} deliveries, p50 ${ms(percentile(many.latencies, 50))}, p99 ${ms(percentile(many.latencies, 99))}, max ${ms(percentile(many.latencies, 100))} (bare Redis subscriber p99 ${ms(percentile(many.bare, 99))}); API RSS ${many.rss.before.toFixed(0)} MB before, ${many.rss.peak.toFixed(0)} MB at most (+${growth.toFixed(0)} MB); load ${load}`,
+      `${VIEWERS} viewers: ${many.latencies.length} deliveries, p50 ${ms(percentile(many.latencies, 50))}, p99 ${ms(percentile(many.latencies, 99))}, max ${ms(percentile(many.latencies, 100))} (bare Redis subscriber p99 ${ms(percentile(many.bare, 99))}); API RSS at most ${one.rssPeak.toFixed(0)} MB with 1 viewer, ${many.rssPeak.toFixed(0)} MB with ${VIEWERS} (+${growth.toFixed(0)} MB); load ${load}`,
     );
     const p99 = percentile(many.latencies, 99);
     return [
       {
         benchmark: "live",
-        measure: `p99 PUBLISH → receipt, ${VIEWERS} SSE viewers of one job on one API (goal ≤ ${TARGET_P99_MS} ms; API RSS +${growth.toFixed(0)} MB, goal ≤ ${TARGET_RSS_MB} MB) vs 1 viewer`,
+        measure: `p99 PUBLISH → receipt, ${VIEWERS} SSE viewers of one job on one API (goal ≤ ${TARGET_P99_MS} ms; API peak RSS +${growth.toFixed(0)} MB over 1 viewer's, goal ≤ ${TARGET_RSS_MB} MB) vs 1 viewer`,
         plateau: ms(p99),
         baseline: ms(percentile(one.latencies, 99)),
         ratio: p99 / percentile(one.latencies, 99),

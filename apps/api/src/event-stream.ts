@@ -94,15 +94,16 @@ export async function streamJobEvents(options: JobEventStreamOptions): Promise<v
   let queued = 0;
   const run = (task: () => Promise<void>) => {
     queued += 1;
-    chain = chain
-      .then(() => (finished ? undefined : task()))
-      .catch((error) => {
+    chain = chain.then(async () => {
+      try {
+        if (!finished) await task();
+      } catch (error) {
         options.onError(error);
         stop();
-      })
-      .finally(() => {
+      } finally {
         queued -= 1;
-      });
+      }
+    });
   };
   // A read of Postgres that has not started yet will return everything stored by the time it runs, so
   // one waiting is enough however many reasons to read there are meanwhile.
