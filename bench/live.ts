@@ -206,13 +206,13 @@ export async function live(stack: Stack): Promise<Row[]> {
     const growth = median(many.rss) - median(one.rss);
     const load = loadavg()[0].toFixed(1);
     progress(
-      `${VIEWERS} viewers: ${many.latencies.length} deliveries, p50 ${ms(percentile(many.latencies, 50))}, p99 ${ms(percentile(many.latencies, 99))}, max ${ms(percentile(many.latencies, 100))} (bare Redis subscriber p99 ${ms(percentile(many.bare, 99))}); API RSS median ${median(one.rss).toFixed(0)} MB (peak ${Math.max(...one.rss).toFixed(0)}) with 1 viewer, ${median(many.rss).toFixed(0)} MB (peak ${Math.max(...many.rss).toFixed(0)}) with ${VIEWERS}: +${growth.toFixed(0)} MB; load ${load}`,
+      `${VIEWERS} viewers: ${many.latencies.length} deliveries, p50 ${ms(percentile(many.latencies, 50))}, p99 ${ms(percentile(many.latencies, 99))}, max ${ms(percentile(many.latencies, 100))} (bare Redis subscriber p99 ${ms(percentile(many.bare, 99))}); API RSS median ${median(one.rss).toFixed(0)} MB (peak ${Math.max(...one.rss).toFixed(0)}) with 1 viewer, ${median(many.rss).toFixed(0)} MB (peak ${Math.max(...many.rss).toFixed(0)}) with ${VIEWERS}: ${signedMb(growth)}; load ${load}`,
     );
     const p99 = percentile(many.latencies, 99);
     return [
       {
         benchmark: "live",
-        measure: `p99 PUBLISH → receipt, ${VIEWERS} SSE viewers of one job on one API (goal ≤ ${TARGET_P99_MS} ms; API RSS +${growth.toFixed(0)} MB over 1 viewer's, goal ≤ ${TARGET_RSS_MB} MB) vs 1 viewer`,
+        measure: `p99 PUBLISH → receipt, ${VIEWERS} SSE viewers of one job on one API (goal ≤ ${TARGET_P99_MS} ms; API RSS ${signedMb(growth)} over 1 viewer's, goal ≤ ${TARGET_RSS_MB} MB) vs 1 viewer`,
         plateau: ms(p99),
         baseline: ms(percentile(one.latencies, 99)),
         ratio: p99 / percentile(one.latencies, 99),
@@ -221,6 +221,10 @@ export async function live(stack: Stack): Promise<Row[]> {
   } finally {
     await db.$disconnect();
   }
+}
+
+function signedMb(mb: number): string {
+  return `${mb < 0 ? "−" : "+"}${Math.abs(mb).toFixed(0)} MB`;
 }
 
 /** A process's resident memory in MB, from /proc (Linux). */
