@@ -10,7 +10,7 @@ import { resume } from "./resume";
 import { type Stack, startStack } from "./stack";
 import { submit } from "./submit";
 
-// In this order: submit leaves no worker behind it, and the others would train what it queues.
+// In this order: submit runs with no worker (it removes what it queued; a worker would take CPU from it).
 const BENCHMARKS: Record<string, (stack: Stack) => Promise<Row[]>> = {
   overhead,
   dispatch,

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import type { JobSpec } from "@plateau/contract";
+import { createDb } from "@plateau/db";
 import { createTrainingQueue, enqueueTraining } from "@plateau/queue";
 import { ms, percentile, progress, type Row } from "./report";
 import type { Stack } from "./stack";
@@ -86,6 +87,10 @@ export async function submit(stack: Stack): Promise<Row[]> {
       },
     ];
   } finally {
+    // Rows first: the API's reconciler queues again a `queued` row it finds without a queue entry, and
+    // the benchmarks after this one would train two thousand jobs.
+    const db = createDb(stack.config.DATABASE_URL);
+    await db.job.deleteMany({ where: { status: "queued" } }).finally(() => db.$disconnect());
     await Promise.allSettled([jobs.obliterate({ force: true }), raw.obliterate({ force: true })]);
     await Promise.allSettled([jobs.close(), raw.close()]);
   }
