@@ -1,5 +1,5 @@
-import { setTimeout as delay } from "node:timers/promises";
 import type { Job, JobSpec } from "@plateau/contract";
+import { until } from "../test/until";
 import { iris, regression, throughService } from "./overhead";
 import { median, ms, progress, type Row } from "./report";
 import type { Service, Stack } from "./stack";
@@ -8,6 +8,9 @@ import type { Service, Stack } from "./stack";
 const ROUNDS = 4;
 /** The issue's bound on a killed worker's job: trained again by another worker within this. */
 const KILL_TO_TRAINING_MS = 15_000;
+
+/** Polling the API for a job's progress: every 50 ms, two minutes at most. */
+const PATIENCE = { timeoutMs: 120_000, everyMs: 50 };
 
 const withResume = (spec: JobSpec, resume: JobSpec["resume"]): JobSpec => ({ ...spec, resume });
 
@@ -39,33 +42,27 @@ async function snapshotCost(
   };
 }
 
-async function poll<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(50);
-  }
-}
-
 /** Submit → first epoch end on an idle worker, vs kill -9 of the worker training it → first epoch end of the next attempt. */
 async function killToTraining(stack: Stack, workers: Service[]): Promise<Row> {
   const { client } = stack;
   const spec = { ...regression.spec, name: "bench-resume", fit: { ...regression.spec.fit, epochs: 30 } };
   // The job's epoch is its last finished one; a resumed attempt first rolls it back to before its snapshot.
   const trained = (id: string, attempts: number) =>
-    poll(`job ${id} to train an epoch in attempt ${attempts}`, async () => {
-      const job = await client.getJob(id);
-      const attempt = job.attempts[attempts - 1];
-      const from = attempts === 1 ? 0 : attempt?.resumed_from_epoch;
-      return attempt && typeof from === "number" && job.epoch !== null && job.epoch >= from ? job : null;
-    });
+    until(
+      `job ${id} to train an epoch in attempt ${attempts}`,
+      async () => {
+        const job = await client.getJob(id);
+        const attempt = job.attempts[attempts - 1];
+        const from = attempts === 1 ? 0 : attempt?.resumed_from_epoch;
+        return attempt && typeof from === "number" && job.epoch !== null && job.epoch >= from ? job : null;
+      },
+      PATIENCE,
+    );
   const submittedAt = Date.now();
   const { id } = await client.submitJob(spec);
   const first = await trained(id, 1);
   const coldMs = Date.now() - submittedAt;
-  await poll("a few epochs", async () => ((await client.getJob(id)).epoch ?? 0) >= 3 || null);
+  await until("a few epochs", async () => ((await client.getJob(id)).epoch ?? 0) >= 3, PATIENCE);
   const victim = workers.find((worker) => first.worker?.endsWith(`:${worker.pid}`));
   if (!victim) throw new Error(`no bench worker is ${first.worker}`);
   const killedAt = Date.now();

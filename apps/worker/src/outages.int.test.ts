@@ -12,6 +12,7 @@ import {
   type TestRedis,
 } from "../../../test/faults";
 import { createTestTenant } from "../../../test/tenants";
+import { until } from "../../../test/until";
 import { startWorkerProcess, type WorkerProcess } from "./test-worker-process";
 
 /**
@@ -60,15 +61,7 @@ afterAll(async () => {
 });
 
 /** Polls through the outages: a probe that fails (its store is down) is tried again. */
-async function until<T>(what: string, probe: () => Promise<T | null | undefined>, timeoutMs = 150_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const throughOutages = { timeoutMs: 150_000, everyMs: 100, retryErrors: true };
 
 const epochsStored = async (jobId: string) =>
   (await eventsAfter(db, jobId, 0, { limit: 100_000, types: ["epoch_end"] })).map((e) => e.epoch);
@@ -103,14 +96,18 @@ describe("a running job through Postgres, S3 and Redis outages", () => {
     await enqueueTraining(queue, row.id);
 
     const trainedPast = (epochs: number) =>
-      until(`${epochs} epochs`, async () => ((await epochsStored(row.id)).length >= epochs ? true : null));
+      until(
+        `${epochs} epochs`,
+        async () => ((await epochsStored(row.id)).length >= epochs ? true : null),
+        throughOutages,
+      );
 
     await trainedPast(3);
     await postgres.stop();
     await sleep(10_000);
     await postgres.start();
 
-    const before = (await until("Postgres back", () => epochsStored(row.id))).length;
+    const before = (await until("Postgres back", () => epochsStored(row.id), throughOutages)).length;
     await trainedPast(before + 2);
     await s3.setMode("http500");
     await sleep(10_000);
@@ -122,10 +119,14 @@ describe("a running job through Postgres, S3 and Redis outages", () => {
     await sleep(10_000);
     await redis.start();
 
-    const ended = (await until("the job to end", async () => {
-      const job = await getJob(db, row.id);
-      return job && ["succeeded", "failed", "cancelled"].includes(job.status) ? job : null;
-    })) as Job;
+    const ended = (await until(
+      "the job to end",
+      async () => {
+        const job = await getJob(db, row.id);
+        return job && ["succeeded", "failed", "cancelled"].includes(job.status) ? job : null;
+      },
+      throughOutages,
+    )) as Job;
     expect([ended.status, ended.error]).toEqual(["succeeded", null]);
     const epochs = await epochsStored(row.id);
     // Lost 0, duplicated 0: every epoch once, in order.

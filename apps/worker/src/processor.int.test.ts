@@ -38,6 +38,7 @@ import type { Tensor } from "@tensorflow/tfjs";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestTenant } from "../../../test/tenants";
+import { until } from "../../../test/until";
 import { relayCancels } from "./cancel";
 import { createProcessor, type TrainingResult } from "./processor";
 import { TrainerPool } from "./trainer/process";
@@ -131,16 +132,6 @@ async function submit(body: Record<string, unknown>, bypass?: { data: unknown })
   const jobId = await store(body, bypass);
   await enqueueTraining(queue, jobId);
   return jobId;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 const finished = (jobId: string) =>

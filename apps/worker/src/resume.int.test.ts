@@ -16,6 +16,7 @@ import { validateJobSpec } from "@plateau/spec";
 import { countModelParams, selectBackend } from "@plateau/training";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestTenant } from "../../../test/tenants";
+import { until } from "../../../test/until";
 import { startWorkerProcess, type WorkerProcess } from "./test-worker-process";
 
 /**
@@ -94,21 +95,18 @@ async function submit(): Promise<string> {
   return row.id;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined>, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+/** Whole training runs on a shared machine: two minutes each. */
+const patiently = { timeoutMs: 120_000, everyMs: 20 };
 
 const ended = (jobId: string) =>
-  until(`job ${jobId} to end`, async () => {
-    const row = await getJob(db, jobId);
-    return row && ["succeeded", "failed", "cancelled"].includes(row.status) ? row : null;
-  });
+  until(
+    `job ${jobId} to end`,
+    async () => {
+      const row = await getJob(db, jobId);
+      return row && ["succeeded", "failed", "cancelled"].includes(row.status) ? row : null;
+    },
+    patiently,
+  );
 
 const history = (jobId: string) => eventsAfter(db, jobId, 0, { limit: 100_000 });
 const epochEnds = async (jobId: string) => (await history(jobId)).filter((e) => e.type === "epoch_end");
@@ -176,10 +174,14 @@ describe("a job outlives its worker", () => {
   it("is resumed by another worker after its worker is killed (SIGKILL) mid-epoch, with the same decisions", async () => {
     const jobId = await submit();
     // Frozen once it stored a snapshot inside an epoch (they are a second apart): the newest is then known.
-    await until("a snapshot inside an epoch", async () => {
-      const point = await resumePoint(jobId);
-      return point && point.epoch >= 3 && (point.batch ?? 0) > 0;
-    });
+    await until(
+      "a snapshot inside an epoch",
+      async () => {
+        const point = await resumePoint(jobId);
+        return point && point.epoch >= 3 && (point.batch ?? 0) > 0;
+      },
+      patiently,
+    );
     const victim = await trainingWorker(jobId);
     const trainers = trainersOf(victim);
     for (const pid of trainers) process.kill(pid, "SIGSTOP");
@@ -188,11 +190,15 @@ describe("a job outlives its worker", () => {
     const killedAt = Date.now();
     victim.child.kill("SIGKILL");
     for (const pid of trainers) process.kill(pid, "SIGKILL");
-    const resumed = await until("the resumed attempt's first epoch", async () => {
-      const events = await history(jobId);
-      const mark = events.find((e) => e.type === "resumed");
-      return mark && events.some((e) => e.type === "epoch_end" && e.seq > mark.seq) ? mark : null;
-    });
+    const resumed = await until(
+      "the resumed attempt's first epoch",
+      async () => {
+        const events = await history(jobId);
+        const mark = events.find((e) => e.type === "resumed");
+        return mark && events.some((e) => e.type === "epoch_end" && e.seq > mark.seq) ? mark : null;
+      },
+      patiently,
+    );
     const secondsToResume = (Date.now() - killedAt) / 1000;
     console.log(
       `kill -9 → the next worker trains the job again: ${secondsToResume.toFixed(1)} s, from epoch ${newest?.epoch} batch ${newest?.batch}`,
@@ -223,8 +229,11 @@ describe("a job outlives its worker", () => {
   it("is handed back on SIGTERM and finished by another worker at once, with the same decisions", async () => {
     await Promise.all(workers.map((worker) => worker.waitFor("worker ready", 120_000)));
     const jobId = await submit();
-    await until("batch 25 of epoch 4", async () =>
-      (await history(jobId)).some((e) => e.type === "batch_end" && e.epoch === 4 && (e.batch ?? 0) >= 25),
+    await until(
+      "batch 25 of epoch 4",
+      async () =>
+        (await history(jobId)).some((e) => e.type === "batch_end" && e.epoch === 4 && (e.batch ?? 0) >= 25),
+      patiently,
     );
     const stopping = await trainingWorker(jobId);
     const stoppedAt = Date.now();
